@@ -1,0 +1,141 @@
+"""Admin site: studies with their uploads, conditions, panels, raters, invites and jobs."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+
+from . import models
+from .api.permissions import is_researcher
+from .services import imports
+from .services.tables import ImportFailed
+
+IMPORTERS = {
+    "briefs": imports.briefs_import,
+    "candidates": imports.candidates_import,
+    "judgments": imports.judgments_import,
+}
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=[(k, k.capitalize()) for k in IMPORTERS])
+    file = forms.FileField(help_text="CSV, JSON or JSONL, UTF-8. All-or-nothing: one bad row and nothing is saved.")
+
+
+class BriefInline(admin.TabularInline):
+    model = models.Brief
+    extra = 0
+    fields = ["external_id", "title", "kind", "text"]
+    show_change_link = True
+
+
+class ConditionInline(admin.TabularInline):
+    model = models.Condition
+    extra = 0
+    fields = ["name", "kind", "reference", "settings", "description"]
+
+
+class PanelInline(admin.TabularInline):
+    model = models.Panel
+    extra = 0
+    fields = ["name", "kind", "id_param", "completion_code", "max_items_per_rater"]
+    show_change_link = True
+
+
+@admin.register(models.Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "task", "status", "created_at"]
+    list_filter = ["task", "status"]
+    search_fields = ["slug", "title"]
+    inlines = [ConditionInline, PanelInline, BriefInline]
+    change_form_template = "admin/annotations/study/change_form.html"
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="annotations_study_upload"),
+        ] + super().get_urls()
+
+    def upload_view(self, request, pk):
+        """Upload briefs, candidates or judgments to this study (admins and researchers)."""
+        if not is_researcher(request.user):
+            raise PermissionDenied
+        study = get_object_or_404(models.Study, pk=pk)
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+
+            try:
+                result = IMPORTERS[form.cleaned_data["kind"]](
+                    study=study, data=upload.read(settings.IMPORT_MAX_BYTES + 1), filename=upload.name)
+            except ImportFailed as exc:
+                exc.filename = upload.name
+                for line in str(exc).splitlines():
+                    messages.error(request, line)
+            else:
+                messages.success(request, f"Imported {result}.")
+                return HttpResponseRedirect(reverse("admin:annotations_study_change", args=[pk]))
+        context = {**self.admin_site.each_context(request), "study": study, "form": form, "opts": self.model._meta,
+                   "title": f"Upload to {study.slug}"}
+        return render(request, "admin/annotations/study/upload.html", context)
+
+
+@admin.register(models.Brief)
+class BriefAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "study", "kind", "title"]
+    list_filter = ["study", "kind"]
+    search_fields = ["external_id", "title", "text"]
+
+
+@admin.register(models.Condition)
+class ConditionAdmin(admin.ModelAdmin):
+    list_display = ["name", "study", "kind", "reference"]
+    list_filter = ["study", "kind"]
+
+
+@admin.register(models.Candidate)
+class CandidateAdmin(admin.ModelAdmin):
+    """Unblinded preview of candidates: admins only."""
+
+    list_display = ["id", "external_id", "study", "brief", "condition", "sample_index", "short_text"]
+    list_filter = ["study", "condition"]
+    search_fields = ["external_id", "text"]
+    raw_id_fields = ["brief", "condition", "decoy_of"]
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:80]
+
+
+@admin.register(models.Panel)
+class PanelAdmin(admin.ModelAdmin):
+    list_display = ["name", "study", "kind"]
+    list_filter = ["study", "kind"]
+
+
+@admin.register(models.Rater)
+class RaterAdmin(admin.ModelAdmin):
+    list_display = ["pseudonym", "panel", "external_id", "excluded", "exclusion_reason", "simulated", "consent_at"]
+    list_filter = ["panel__study", "panel", "excluded", "simulated"]
+    search_fields = ["pseudonym", "external_id"]
+
+
+@admin.register(models.Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ["label", "panel", "rater", "revoked_at", "created_at"]
+    list_filter = ["panel"]
+
+
+@admin.register(models.Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "study", "condition", "status", "progress", "progress_detail", "error", "created_at"]
+    list_filter = ["kind", "status", "study"]
+    readonly_fields = ["progress", "progress_detail", "result", "error", "attempts", "started_at", "finished_at"]
+
+
+@admin.register(models.Artifact)
+class ArtifactAdmin(admin.ModelAdmin):
+    list_display = ["kind", "name", "sha256", "path", "created_at"]
+    list_filter = ["kind"]

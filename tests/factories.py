@@ -1,0 +1,84 @@
+"""factory_boy factories for the data model."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from annotations import models
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Study
+
+    slug = factory.Sequence(lambda n: f"study-{n}")
+    title = factory.LazyAttribute(lambda o: o.slug.title())
+    task = models.Study.Task.PAIRWISE
+    criteria = factory.LazyFunction(lambda: [dict(c) for c in models.DEFAULT_CRITERIA])
+
+
+class BriefFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Brief
+
+    study = factory.SubFactory(StudyFactory)
+    external_id = factory.Sequence(lambda n: f"b{n}")
+    text = factory.Sequence(lambda n: f"Write a headline for product {n}.")
+    kind = models.Brief.Kind.HEADLINE
+
+
+class ConditionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Condition
+
+    study = factory.SubFactory(StudyFactory)
+    name = factory.Sequence(lambda n: f"cond{n}")
+    kind = models.Condition.Kind.IMPORTED
+
+
+class CandidateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Candidate
+
+    brief = factory.SubFactory(BriefFactory)
+    study = factory.SelfAttribute("brief.study")
+    condition = factory.SubFactory(ConditionFactory, study=factory.SelfAttribute("..brief.study"))
+    sample_index = factory.Sequence(lambda n: n)
+    external_id = factory.Sequence(lambda n: f"c{n}")
+    text = factory.Sequence(lambda n: f"Candidate text number {n}.")
+
+
+class PanelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Panel
+
+    study = factory.SubFactory(StudyFactory)
+    name = factory.Sequence(lambda n: f"panel{n}")
+    kind = models.Panel.Kind.CROWD
+    extra_params = factory.LazyFunction(lambda: ["STUDY_ID", "SESSION_ID"])
+
+
+class RaterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Rater
+
+    panel = factory.SubFactory(PanelFactory)
+    external_id = factory.Sequence(lambda n: f"worker{n}")
+
+
+class ComparisonFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Comparison
+
+    brief = factory.SubFactory(BriefFactory)
+    study = factory.SelfAttribute("brief.study")
+    candidate_a = factory.SubFactory(CandidateFactory, brief=factory.SelfAttribute("..brief"))
+    candidate_b = factory.SubFactory(CandidateFactory, brief=factory.SelfAttribute("..brief"))
