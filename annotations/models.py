@@ -433,6 +433,8 @@ class Job(TimeStamped):
     error = models.TextField(blank=True, help_text="What went wrong and how to fix it.")
     attempts = models.PositiveIntegerField(default=0, help_text="How many times a worker started it.")
     started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life from the worker running it; a stale one is re-run.")
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When it finished.")
 
     class Meta:
