@@ -123,6 +123,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 LOGIN_URL = "/admin/login/"
 
@@ -192,15 +193,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
-# Production hardening: on whenever DEBUG is off.
+# Production hardening: on when the deployment is configured (SECRET_KEY from the
+# environment) and DEBUG is off. The embedded default serves plain HTTP on localhost.
+PRODUCTION = bool(os.environ.get("SECRET_KEY")) and not DEBUG
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if not DEBUG and env_bool("SECURE_COOKIES", True):
+if env_bool("SECURE_COOKIES", PRODUCTION):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-if not DEBUG and env_bool("SECURE_SSL_REDIRECT", True):
+if env_bool("SECURE_SSL_REDIRECT", PRODUCTION):
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
