@@ -47,6 +47,6 @@ def _summary(report: dict) -> str:
     lines.append("\nranking (panel, criterion, condition: Bradley-Terry strength or mean rating, n)")
     for r in report["ranking"]:
         value = r.get("bt_strength") if report["task"] == "pairwise" else r.get("mean_rating")
-        lines.append(f"  {r['panel']:>10} {r['criterion']:<14} {r['condition']:<20} {_fmt(value)}  n={r.get('n')}")
+        lines.append(f"  {r['panel']:>10} {r['criterion']:<14} {str(r['condition']):<20} {_fmt(value)}  n={r.get('n')}")
     lines.append(f"\n{len(report['correlation'])} score-human correlation records; use --json for all figures")
     return "\n".join(lines)
