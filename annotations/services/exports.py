@@ -217,7 +217,7 @@ class _Line:
 def csv_chunks(rows: Iterable[dict], columns: list[str], *, lines_per_chunk: int = 500) -> Iterator[str]:
     """CSV text in pieces of a few hundred lines (header first), for files and HTTP streams."""
     line = _Line()
-    writer = csv.writer(line, lineterminator="\n")
+    writer = csv.writer(line, lineterminator="\r\n")  # RFC 4180; also quotes cells holding a bare CR
     writer.writerow(columns)
     n = 0
     for row in rows:
@@ -322,7 +322,9 @@ def judgments_export(*, study: Study, fmt: str, target: str | Path | IO, with_ex
         with open(target, "w", encoding="utf-8", newline="") as f:
             f.writelines(chunks)
     else:
-        target.writelines(chunks)
+        for chunk in chunks:
+            if chunk:
+                target.write(chunk)
     return counter.n
 
 

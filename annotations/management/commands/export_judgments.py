@@ -1,5 +1,3 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from annotations.services.exports import FORMATS, judgments_export
@@ -23,7 +21,7 @@ class Command(BaseCommand):
         if output == "-":
             if format == "parquet":
                 raise CommandError("Parquet cannot be written to stdout: give a file with -o")
-            judgments_export(study=study, fmt=format, target=sys.stdout, with_external_ids=with_external_ids)
+            judgments_export(study=study, fmt=format, target=self.stdout, with_external_ids=with_external_ids)
             return
         try:
             n = judgments_export(study=study, fmt=format, target=output, with_external_ids=with_external_ids)
