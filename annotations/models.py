@@ -263,6 +263,8 @@ class Rater(TimeStamped):
     params = models.JSONField(default=dict, blank=True, help_text="Crowd-platform parameters received at join.")
     consent_at = models.DateTimeField(null=True, blank=True, help_text="When the rater consented.")
     qualified_at = models.DateTimeField(null=True, blank=True, help_text="When the rater passed the qualification.")
+    qualification_failed_at = models.DateTimeField(null=True, blank=True,
+                                                   help_text="When the rater failed the qualification (no retry).")
     finished_at = models.DateTimeField(null=True, blank=True, help_text="When the rater reached the completion page.")
     excluded = models.BooleanField(default=False, help_text="Excluded from aggregates (data kept).")
     exclusion_reason = models.CharField(max_length=200, blank=True, help_text="Why the rater was excluded.")

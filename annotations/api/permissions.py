@@ -24,3 +24,21 @@ class IsAdmin(BasePermission):
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class HasRaterSession(BasePermission):
+    """A rater who joined (crowd link or invite) in this browser session; no account needed."""
+
+    message = "Join the study first (open your study link, or POST to /api/rate/<study>/join/)."
+
+    def has_permission(self, request, view):
+        from annotations import rater_session
+
+        return rater_session.has_rater(request._request)
+
+
+class Anyone(BasePermission):
+    """Public endpoints (joining a study); they are rate-limited instead."""
+
+    def has_permission(self, request, view):
+        return True

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import reports, views
+from . import rater, reports, views
 
 urlpatterns = [
     path("studies/", views.StudyListCreateApi.as_view(), name="api-studies"),
@@ -12,4 +12,13 @@ urlpatterns = [
     path("studies/<slug:slug>/report/<slug:table>.csv", reports.StudyReportTableApi.as_view(), name="api-study-report-table"),
     path("studies/<slug:slug>/ranking.csv", reports.StudyReportTableApi.as_view(), {"table": "ranking"}, name="api-study-ranking"),
     path("studies/<slug:slug>/export/", reports.StudyExportApi.as_view(), name="api-study-export"),
+    # Rater flow (anonymous raters, known by their session) and invites.
+    path("rate/<slug:slug>/join/", rater.RaterJoinApi.as_view(), name="api-rate-join"),
+    path("rate/<slug:slug>/qualification/", rater.RaterQualificationApi.as_view(), name="api-rate-qualification"),
+    path("rate/<slug:slug>/next/", rater.RaterNextApi.as_view(), name="api-rate-next"),
+    path("rate/<slug:slug>/done/", rater.RaterDoneApi.as_view(), name="api-rate-done"),
+    path("rate/assignments/<uuid:public_id>/judgments/", rater.JudgmentCreateApi.as_view(), name="api-rate-judgments"),
+    path("rate/assignments/<uuid:public_id>/skip/", rater.AssignmentSkipApi.as_view(), name="api-rate-skip"),
+    path("panels/<int:panel_id>/invites/", rater.PanelInvitesApi.as_view(), name="api-panel-invites"),
+    path("invites/<int:pk>/revoke/", rater.InviteRevokeApi.as_view(), name="api-invite-revoke"),
 ]

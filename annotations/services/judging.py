@@ -1,0 +1,233 @@
+"""Recording what a rater decided about an assignment: judgments, or "can't judge".
+
+Choices arrive *as shown* (``left`` / ``right`` / ``tie`` for pairs, a number per criterion
+for ratings) and are stored in canonical A/B terms using the side recorded on the
+assignment. Submission is idempotent by ``client_key``: the same key again answers the
+stored result and writes nothing; a different key for an item already judged is refused.
+Everything is written in one transaction, so a refused or failed submission changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.models import Assignment, Candidate, Comparison, Judgment, Rater, Study
+
+from .quality import rater_quality_update
+
+SHOWN_CHOICES = {"left", "right", "tie"}
+MAX_RATIONALE = 5000
+MAX_SECONDS = 24 * 3600
+SKIP_REASONS = {
+    "unreadable": "The text is unreadable or broken",
+    "offensive": "The content is offensive or unsafe",
+    "identical": "The two texts are the same",
+    "expertise": "I lack the knowledge to judge this",
+    "other": "Other",
+}
+
+
+class JudgingRefused(Exception):
+    """A submission that was refused; nothing was written. ``code`` maps to an HTTP status."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Recorded:
+    assignment: Assignment
+    judgments: list[Judgment]
+    replayed: bool  # True when the same client key had already been recorded
+
+
+def _check_assignment(assignment_id: int, rater: Rater, client_key: str):
+    """Lock the assignment and its item, then check it may be completed now.
+
+    Returns ``(assignment, replay)``; ``replay`` is True when this client key already
+    completed it. Call inside atomic(). The item lock is the one ``assignment_next`` takes:
+    holding it while reading the clock means a lease is never judged after its slot was
+    handed to someone else (see services/assignment.py).
+    """
+    assignment = (Assignment.objects.select_for_update(of=("self",))
+                  .select_related("rater__panel__study").filter(pk=assignment_id).first())
+    if assignment is None or assignment.rater_id != rater.pk:
+        raise JudgingRefused("not_yours", "This assignment is not one of yours.")
+    if assignment.client_key and assignment.client_key == client_key:
+        return assignment, True
+    if assignment.status == Assignment.Status.DONE:
+        raise JudgingRefused("already_judged", "This item was already judged; the first answer stands.")
+    if assignment.status == Assignment.Status.SKIPPED:
+        raise JudgingRefused("already_judged", "This item was already marked as impossible to judge.")
+    if client_key and Judgment.objects.filter(client_key=client_key, assignment__rater_id=rater.pk).exists():
+        raise JudgingRefused("key_reused", "This client_key was already used for another item; send a new key.")
+    item_model, item_id = ((Comparison, assignment.comparison_id) if assignment.comparison_id
+                           else (Candidate, assignment.candidate_id))
+    list(item_model.objects.select_for_update().filter(pk=item_id).values_list("pk"))
+    now = timezone.now()
+    if assignment.status == Assignment.Status.EXPIRED or (
+            assignment.lease_expires_at is not None and assignment.lease_expires_at <= now):
+        if assignment.status == Assignment.Status.LEASED:
+            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED)
+        raise JudgingRefused("expired", "The time for this item ran out and it went back to the pool; "
+                                        "ask for the next item.")
+    return assignment, False
+
+
+def _parse_strength(strength, criterion: str):
+    value = strength.get(criterion) if isinstance(strength, dict) else strength
+    if value in (None, ""):
+        return None
+    words = {"slight": 1, "clear": 2, "strong": 3}
+    if isinstance(value, str):
+        value = words.get(value.lower(), value)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise JudgingRefused("invalid", f"strength for '{criterion}' must be 1-3 (slight, clear, strong)") from None
+    if number not in (1, 2, 3):
+        raise JudgingRefused("invalid", f"strength for '{criterion}' must be 1-3 (slight, clear, strong)")
+    return number
+
+
+def _parse_choices(study: Study, assignment: Assignment, choices) -> dict:
+    """Validate choices and map them to canonical terms: {criterion: ("a"|"b"|"tie", None) or ("", value)}."""
+    if not isinstance(choices, dict) or not choices:
+        raise JudgingRefused("invalid", "choices must be an object with one answer per criterion")
+    names = study.criterion_names
+    unknown = sorted(set(choices) - set(names))
+    if unknown:
+        raise JudgingRefused("invalid", f"unknown criterion {', '.join(map(repr, unknown))}; "
+                                        f"this study judges {', '.join(names)}")
+    missing = [n for n in names if n not in choices]
+    if missing:
+        raise JudgingRefused("invalid", f"missing an answer for {', '.join(map(repr, missing))}")
+    out = {}
+    for name in names:
+        raw = choices[name]
+        if assignment.comparison_id:
+            shown = str(raw).strip().lower()
+            if shown not in SHOWN_CHOICES:
+                raise JudgingRefused("invalid", f"choice for '{name}' must be left, right or tie, not {raw!r}")
+            if shown == "tie":
+                out[name] = ("tie", None)
+            else:
+                out[name] = ("a" if (shown == "left") == assignment.left_is_a else "b", None)
+        else:
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise JudgingRefused("invalid", f"rating for '{name}' must be a number, not {raw!r}") from None
+            if not (math.isfinite(value) and value == int(value) and study.likert_min <= value <= study.likert_max):
+                raise JudgingRefused("invalid", f"rating for '{name}' must be a whole number from "
+                                                f"{study.likert_min} to {study.likert_max}, not {raw!r}")
+            out[name] = ("", value)
+    return out
+
+
+def _clean_seconds(seconds):
+    if seconds in (None, ""):
+        return None
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise JudgingRefused("invalid", "seconds must be a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise JudgingRefused("invalid", "seconds must be zero or more")
+    return min(value, MAX_SECONDS)
+
+
+def _clean_key(client_key) -> str:
+    key = str(client_key or "").strip()
+    if not key or len(key) > 64:
+        raise JudgingRefused("invalid", "client_key is required (1-64 characters, e.g. a UUID made by the client)")
+    return key
+
+
+def judgment_record(*, assignment: Assignment, rater: Rater, choices: dict, client_key: str,
+                    strength=None, rationale: str = "", seconds=None, source: str = "web") -> Recorded:
+    """Store one judgment per criterion for ``assignment``; see the module notes.
+
+    Raises ``JudgingRefused`` (codes: invalid, not_yours, expired, already_judged, key_reused).
+    """
+    key = _clean_key(client_key)
+    rationale = str(rationale or "").strip()
+    if len(rationale) > MAX_RATIONALE:
+        raise JudgingRefused("invalid", f"rationale is limited to {MAX_RATIONALE} characters")
+    seconds = _clean_seconds(seconds)
+    with transaction.atomic():
+        locked, replay = _check_assignment(assignment.pk, rater, key)
+        if replay:
+            return Recorded(locked, list(locked.judgments.order_by("id")), replayed=True)
+        study = locked.rater.panel.study
+        parsed = _parse_choices(study, locked, choices)
+        strengths = {name: _parse_strength(strength, name) for name in parsed}
+        now = timezone.now()
+        server_seconds = (now - locked.shown_at).total_seconds() if locked.shown_at else None
+        shown_seconds = seconds if seconds is not None else server_seconds
+        # The client's clock says how long the page was looked at; the server's says at least
+        # how long since it was handed out. The smaller one decides "too fast", so neither a
+        # fast client nor a slow network hides a hurried judgment.
+        fastest = min(x for x in (seconds, server_seconds, math.inf) if x is not None)
+        too_fast = fastest < study.min_seconds
+        expected = _expected(locked)
+        judgments = []
+        for name, (choice, value) in parsed.items():
+            judgments.append(Judgment(
+                assignment=locked, criterion=name, choice=choice, value=value,
+                strength=strengths[name] if choice in ("a", "b") else None,
+                rationale=rationale, seconds=shown_seconds, client_key=key, too_fast=too_fast,
+                attention_passed=_passed(expected, choice, value, study), source=source,
+            ))
+        Judgment.objects.bulk_create(judgments)
+        locked.status = Assignment.Status.DONE
+        locked.completed_at = now
+        locked.client_key = key
+        locked.save(update_fields=["status", "completed_at", "client_key"])
+        if expected is not None:
+            rater_quality_update(rater=locked.rater)
+    return Recorded(locked, judgments, replayed=False)
+
+
+def assignment_skip(*, assignment: Assignment, rater: Rater, reason: str, client_key: str,
+                    detail: str = "") -> Recorded:
+    """"Can't judge": close the assignment with a reason; the item goes back to the pool."""
+    key = _clean_key(client_key)
+    reason = str(reason or "").strip()
+    if reason not in SKIP_REASONS:
+        raise JudgingRefused("invalid", f"reason must be one of {', '.join(SKIP_REASONS)}")
+    text = reason if not detail else f"{reason}: {str(detail).strip()}"[:200]
+    with transaction.atomic():
+        locked, replay = _check_assignment(assignment.pk, rater, key)
+        if replay:
+            return Recorded(locked, [], replayed=True)
+        locked.status = Assignment.Status.SKIPPED
+        locked.completed_at = timezone.now()
+        locked.client_key = key
+        locked.skip_reason = text
+        locked.save(update_fields=["status", "completed_at", "client_key", "skip_reason"])
+    return Recorded(locked, [], replayed=False)
+
+
+def _expected(assignment: Assignment):
+    """For attention checks: the canonical side to pick ("a"/"b"), or "low" for a decoy to rate."""
+    if assignment.comparison_id:
+        comp = Comparison.objects.only("attention_check", "expected_choice").get(pk=assignment.comparison_id)
+        return comp.expected_choice if comp.attention_check else None
+    is_decoy = Candidate.objects.filter(pk=assignment.candidate_id, decoy_of__isnull=False).exists()
+    return "low" if is_decoy else None
+
+
+def _passed(expected, choice, value, study: Study):
+    if expected is None:
+        return None
+    if expected == "low":
+        # A decoy is degenerate: a careful rater puts it in the lower half of the scale.
+        return value < (study.likert_min + study.likert_max) / 2
+    return choice == expected
