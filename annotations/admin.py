@@ -3,14 +3,14 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 
 from . import models
 from .api.permissions import is_researcher
-from .services import imports
+from .services import imports, lifecycle
 from .services.tables import ImportFailed
 
 IMPORTERS = {
@@ -51,7 +51,38 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ["task", "status"]
     search_fields = ["slug", "title"]
     inlines = [ConditionInline, PanelInline, BriefInline]
+    actions = ["generate", "score", "open_for_raters", "close_for_raters"]
     change_form_template = "admin/annotations/study/change_form.html"
+
+    @admin.action(description="Generate missing candidates (job)")
+    def generate(self, request, queryset):
+        for study in queryset:
+            job = lifecycle.study_generate(study=study)
+            messages.info(request, f"{study.slug}: generation job {job.id} is {job.status}; see Jobs for progress.")
+
+    @admin.action(description="Score candidates and judge pairs (job)")
+    def score(self, request, queryset):
+        for study in queryset:
+            job = lifecycle.study_score(study=study)
+            messages.info(request, f"{study.slug}: scoring job {job.id} is {job.status}; see Jobs for progress.")
+
+    @admin.action(description="Open to raters (build comparisons and attention checks)")
+    def open_for_raters(self, request, queryset):
+        from .services.pairing import study_open
+
+        for study in queryset:
+            try:
+                messages.success(request, f"{study.slug}: opened; {study_open(study=study)}.")
+            except ValidationError as exc:
+                messages.error(request, f"{study.slug}: {'; '.join(exc.messages)}")
+
+    @admin.action(description="Close to raters")
+    def close_for_raters(self, request, queryset):
+        from .services.pairing import study_close
+
+        for study in queryset:
+            study_close(study=study)
+            messages.success(request, f"{study.slug}: closed.")
 
     def get_urls(self):
         return [
@@ -93,6 +124,24 @@ class BriefAdmin(admin.ModelAdmin):
 class ConditionAdmin(admin.ModelAdmin):
     list_display = ["name", "study", "kind", "reference"]
     list_filter = ["study", "kind"]
+    actions = ["train_adapter", "extract_direction"]
+
+    @admin.action(description="Train a LoRA adapter (fine-tuned conditions; job)")
+    def train_adapter(self, request, queryset):
+        self._start(request, queryset, lifecycle.condition_train_adapter)
+
+    @admin.action(description="Extract the creativity direction (steered conditions; job)")
+    def extract_direction(self, request, queryset):
+        self._start(request, queryset, lifecycle.condition_extract_direction)
+
+    def _start(self, request, queryset, service):
+        for condition in queryset:
+            try:
+                job = service(condition=condition)
+            except ValidationError as exc:
+                messages.error(request, f"{condition.name}: {'; '.join(exc.messages)}")
+            else:
+                messages.info(request, f"{condition.name}: job {job.id} is {job.status}; see Jobs for progress.")
 
 
 @admin.register(models.Candidate)
@@ -109,10 +158,43 @@ class CandidateAdmin(admin.ModelAdmin):
         return obj.text[:80]
 
 
+class InviteBulkForm(forms.Form):
+    count = forms.IntegerField(min_value=0, max_value=1000, initial=0, required=False,
+                               help_text="Unlabelled invites to create.")
+    labels = forms.CharField(widget=forms.Textarea, required=False,
+                             help_text="One invite per line, labelled (a name or e-mail, seen by admins only).")
+
+
 @admin.register(models.Panel)
 class PanelAdmin(admin.ModelAdmin):
     list_display = ["name", "study", "kind"]
     list_filter = ["study", "kind"]
+    actions = ["create_invites"]
+
+    @admin.action(description="Create invites for the selected panel")
+    def create_invites(self, request, queryset):
+        """Bulk invites: count and/or one per label line; the links are listed afterwards."""
+        from .services.raters import JoinRefused, invites_create
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one panel.", messages.ERROR)
+            return None
+        panel = queryset.get()
+        form = InviteBulkForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                invites = invites_create(panel=panel, count=form.cleaned_data["count"] or 0,
+                                         labels=form.cleaned_data["labels"].splitlines())
+            except JoinRefused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return None
+            for invite in invites:
+                url = request.build_absolute_uri(reverse("rater-invite", args=[invite.token]))
+                self.message_user(request, f"{invite.label or 'invite'}: {url}", messages.SUCCESS)
+            return None
+        context = {**self.admin_site.each_context(request), "form": form, "panel": panel, "opts": self.model._meta,
+                   "queryset": queryset, "title": f"Create invites for {panel}"}
+        return render(request, "admin/annotations/panel/create_invites.html", context)
 
 
 @admin.register(models.Rater)
@@ -126,6 +208,13 @@ class RaterAdmin(admin.ModelAdmin):
 class InviteAdmin(admin.ModelAdmin):
     list_display = ["label", "panel", "rater", "revoked_at", "created_at"]
     list_filter = ["panel"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected invites")
+    def revoke(self, request, queryset):
+        from .services.raters import invites_revoke
+
+        self.message_user(request, f"Revoked {invites_revoke(invites=queryset)} invite(s).", messages.SUCCESS)
 
 
 @admin.register(models.Job)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import rater, reports, views
+from . import lifecycle, rater, reports, views
 
 urlpatterns = [
     path("studies/", views.StudyListCreateApi.as_view(), name="api-studies"),
@@ -8,6 +8,18 @@ urlpatterns = [
     path("studies/<slug:slug>/import/briefs/", views.ImportBriefsApi.as_view(), name="api-import-briefs"),
     path("studies/<slug:slug>/import/candidates/", views.ImportCandidatesApi.as_view(), name="api-import-candidates"),
     path("studies/<slug:slug>/import/judgments/", views.ImportJudgmentsApi.as_view(), name="api-import-judgments"),
+    path("studies/<slug:slug>/conditions/", lifecycle.ConditionListCreateApi.as_view(), name="api-conditions"),
+    path("studies/<slug:slug>/conditions/<str:name>/train-adapter/", lifecycle.TrainAdapterApi.as_view(),
+         name="api-train-adapter"),
+    path("studies/<slug:slug>/conditions/<str:name>/extract-direction/", lifecycle.ExtractDirectionApi.as_view(),
+         name="api-extract-direction"),
+    path("studies/<slug:slug>/generate/", lifecycle.GenerateApi.as_view(), name="api-generate"),
+    path("studies/<slug:slug>/score/", lifecycle.ScoreApi.as_view(), name="api-score"),
+    path("studies/<slug:slug>/jobs/", lifecycle.JobListApi.as_view(), name="api-jobs"),
+    path("jobs/<int:job_id>/", lifecycle.JobDetailApi.as_view(), name="api-job"),
+    path("studies/<slug:slug>/open/", lifecycle.OpenApi.as_view(), name="api-open"),
+    path("studies/<slug:slug>/close/", lifecycle.CloseApi.as_view(), name="api-close"),
+    path("studies/<slug:slug>/clone/", lifecycle.CloneApi.as_view(), name="api-clone"),
     path("studies/<slug:slug>/report/", reports.StudyReportApi.as_view(), name="api-study-report"),
     path("studies/<slug:slug>/report/<slug:table>.csv", reports.StudyReportTableApi.as_view(), name="api-study-report-table"),
     path("studies/<slug:slug>/ranking.csv", reports.StudyReportTableApi.as_view(), {"table": "ranking"}, name="api-study-ranking"),

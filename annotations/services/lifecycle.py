@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from annotations.models import Job, Study
+from django.core.exceptions import ValidationError
+
+from annotations.models import Condition, Job, Study
 
 from .jobs import job_enqueue
 
@@ -16,3 +18,15 @@ def study_generate(*, study: Study) -> Job:
 
 def study_score(*, study: Study) -> Job:
     return job_enqueue(kind=Job.Kind.SCORE, study=study)
+
+
+def condition_train_adapter(*, condition: Condition, params: dict | None = None) -> Job:
+    if condition.kind != Condition.Kind.FINE_TUNED:
+        raise ValidationError(f"condition '{condition.name}' is {condition.kind}, not fine_tuned")
+    return job_enqueue(kind=Job.Kind.TRAIN_ADAPTER, study=condition.study, condition=condition, params=params)
+
+
+def condition_extract_direction(*, condition: Condition, params: dict | None = None) -> Job:
+    if condition.kind != Condition.Kind.STEERED:
+        raise ValidationError(f"condition '{condition.name}' is {condition.kind}, not steered")
+    return job_enqueue(kind=Job.Kind.EXTRACT_DIRECTION, study=condition.study, condition=condition, params=params)

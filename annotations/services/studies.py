@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotations.models import DEFAULT_CRITERIA, Panel, Study
+from annotations.models import DEFAULT_CRITERIA, Brief, Condition, Panel, Study
 
 CRITERION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -54,3 +54,68 @@ def panel_create(*, study: Study, name: str, kind: str = Panel.Kind.CROWD, **opt
     with transaction.atomic():
         panel.save()
     return panel
+
+
+DECODING_KEYS = {"greedy", "temperature", "top_p", "top_k", "max_new_tokens", "system_prompt"}
+
+
+def _check_condition_settings(kind: str, options: dict) -> dict:
+    """Validate a condition's generation settings; errors name the key."""
+    options = dict(options or {})
+    decoding = options.get("decoding") or {}
+    if not isinstance(decoding, dict):
+        raise ValidationError("settings.decoding must be an object")
+    unknown = set(decoding) - DECODING_KEYS
+    if unknown:
+        raise ValidationError(f"settings.decoding has unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"use {', '.join(sorted(DECODING_KEYS))}")
+    for key in ("temperature", "top_p"):
+        if key in decoding and not (isinstance(decoding[key], (int, float)) and decoding[key] > 0):
+            raise ValidationError(f"settings.decoding.{key} must be a positive number")
+    if "max_new_tokens" in decoding and not (isinstance(decoding["max_new_tokens"], int)
+                                             and 1 <= decoding["max_new_tokens"] <= 2048):
+        raise ValidationError("settings.decoding.max_new_tokens must be an integer from 1 to 2048")
+    if "alpha" in options and not isinstance(options["alpha"], (int, float)):
+        raise ValidationError("settings.alpha must be a number")
+    if options.get("layer") is not None and not (isinstance(options["layer"], int) and options["layer"] >= 0):
+        raise ValidationError("settings.layer must be a non-negative integer (or null for the recommended layer)")
+    if kind == Condition.Kind.STEERED:
+        options.setdefault("alpha", 8.0)
+    if kind != Condition.Kind.STEERED and any(k in options for k in ("direction", "alpha", "layer")):
+        raise ValidationError("direction, alpha and layer only apply to steered conditions")
+    if kind != Condition.Kind.FINE_TUNED and "adapter" in options:
+        raise ValidationError("adapter only applies to fine-tuned conditions")
+    return options
+
+
+def condition_create(*, study: Study, name: str, kind: str = Condition.Kind.BASE, reference: bool = False,
+                     settings: dict | None = None, description: str = "") -> Condition:
+    if kind not in Condition.Kind.values:
+        raise ValidationError(f"condition kind must be one of {', '.join(Condition.Kind.values)}, not '{kind}'")
+    if Condition.objects.filter(study=study, name=name).exists():
+        raise ValidationError(f"study '{study.slug}' already has a condition named '{name}'")
+    condition = Condition(study=study, name=name, kind=kind, reference=reference,
+                          settings=_check_condition_settings(kind, settings), description=description)
+    condition.full_clean()
+    condition.save()
+    return condition
+
+
+def study_clone(*, study: Study, slug: str, title: str = "") -> Study:
+    """A new round: same settings, briefs, conditions (with their adapters/directions) and panels;
+    no candidates, items or judgments. The clone starts as a draft."""
+    if Study.objects.filter(slug=slug).exists():
+        raise ValidationError(f"a study with slug '{slug}' already exists")
+    fields = {f.name: getattr(study, f.name) for f in Study._meta.concrete_fields
+              if f.name not in ("id", "slug", "title", "status", "created_at")}
+    with transaction.atomic():
+        clone = Study.objects.create(**fields, slug=slug, title=title or f"{study.title} (new round)")
+        Brief.objects.bulk_create([Brief(study=clone, external_id=b.external_id, title=b.title, text=b.text,
+                                         kind=b.kind, metadata=b.metadata) for b in study.briefs.all()])
+        Condition.objects.bulk_create([Condition(study=clone, name=c.name, kind=c.kind, reference=c.reference,
+                                                 settings=c.settings, description=c.description)
+                                       for c in study.conditions.all()])
+        Panel.objects.bulk_create([Panel(study=clone, **{f.name: getattr(p, f.name) for f in Panel._meta.concrete_fields
+                                                         if f.name not in ("id", "study", "created_at")})
+                                   for p in study.panels.all()])
+    return clone
