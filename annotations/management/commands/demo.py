@@ -26,7 +26,8 @@ from tqdm import tqdm
 from annotations.models import Brief, Condition, Invite, Job, Panel, Study
 from annotations.services import imports, jobs
 from annotations.services.lifecycle import study_generate, study_score
-from annotations.services.studies import panel_create, study_create
+from annotations.services.raters import invites_create
+from annotations.services.studies import condition_create, panel_create, study_create
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo_briefs.csv"
 SLUG = "demo"
@@ -121,8 +122,8 @@ class Command(BaseCommand):
         for name, kind, extra in (("base", Condition.Kind.BASE, {}),
                                   ("fine-tuned", Condition.Kind.FINE_TUNED, {}),
                                   ("steered", Condition.Kind.STEERED, {"alpha": STEER_ALPHA})):
-            Condition.objects.get_or_create(study=study, name=name, defaults={
-                "kind": kind, "settings": {"decoding": DECODING, **extra}})
+            if not Condition.objects.filter(study=study, name=name).exists():
+                condition_create(study=study, name=name, kind=kind, settings={"decoding": DECODING, **extra})
         return study
 
     def start_worker(self) -> None:
@@ -165,8 +166,8 @@ class Command(BaseCommand):
         if not Panel.objects.filter(study=study, name="crowd").exists():
             panel_create(study=study, name="crowd", kind=Panel.Kind.CROWD, completion_code="DEMO-DONE")
         experts = Panel.objects.get(study=study, name="experts")
-        return Invite.objects.filter(panel=experts, revoked_at=None).first() or Invite.objects.create(
-            panel=experts, label="demo expert")
+        return (Invite.objects.filter(panel=experts, revoked_at=None).first()
+                or invites_create(panel=experts, labels=["demo expert"])[0])
 
     def serve(self, host: str, port: int) -> None:
         self.step(f"serving on http://{host}:{port}/")
