@@ -73,8 +73,8 @@ def _check_assignment(assignment_id: int, rater: Rater, client_key: str):
     now = timezone.now()
     if assignment.status == Assignment.Status.EXPIRED or (
             assignment.lease_expires_at is not None and assignment.lease_expires_at <= now):
-        if assignment.status == Assignment.Status.LEASED:
-            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED)
+        # No write here: a refusal changes nothing. An expired lease already frees its slot
+        # (the queue counts only unexpired leases) and the rater's next request marks it.
         raise JudgingRefused("expired", "The time for this item ran out and it went back to the pool; "
                                         "ask for the next item.")
     return assignment, False

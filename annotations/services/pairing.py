@@ -53,7 +53,7 @@ def study_open(*, study: Study, max_pairs_per_condition_pair: int = DEFAULT_MAX_
     rng = random.Random(f"{study.pk}:{seed}")
     with transaction.atomic():
         # Two admins opening at once would both create decoys: the study row lock serializes them.
-        study = Study.objects.select_for_update().get(pk=study.pk)
+        locked = Study.objects.select_for_update().get(pk=study.pk)
         real = list(Candidate.objects.filter(study=study, condition__isnull=False, decoy_of__isnull=True)
                     .select_related("brief").order_by("brief_id", "condition_id", "sample_index", "id"))
         if not real:
@@ -62,9 +62,9 @@ def study_open(*, study: Study, max_pairs_per_condition_pair: int = DEFAULT_MAX_
             result = _build_pairwise(study, real, max_pairs_per_condition_pair, rng)
         else:
             result = _build_rating_checks(study, real, rng)
-        if study.status != Study.Status.OPEN:
-            study.status = Study.Status.OPEN
-            study.save(update_fields=["status"])
+        if locked.status != Study.Status.OPEN:
+            Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
+    study.status = Study.Status.OPEN
     return result
 
 
