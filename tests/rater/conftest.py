@@ -1,5 +1,7 @@
 """A three-condition study whose condition names, kinds and settings are easy to search for."""
 
+import hashlib
+
 import pytest
 
 from annotations.models import Candidate, Condition, Panel
@@ -43,7 +45,7 @@ def make_study(slug="blind", task="pairwise", briefs=2, samples=2, criteria=("ov
             for s in range(samples):
                 Candidate.objects.create(
                     study=study, brief=brief, condition=cond, sample_index=s, external_id=f"{slug}-{b}-{cond.name}-{s}",
-                    text=f"A fresh idea number {s} for brief {b} that reads well {cond.pk * 7 % 5}",
+                    text=f"A fresh idea for brief {b}, take {hashlib.sha1(f'{slug}{b}{cond.name}{s}'.encode()).hexdigest()[:6]}",
                     provenance={"model": "SmolLM2-135M-secret", "alpha": 6.5, "condition": cond.name})
     if open_it:
         study_open(study=study)
