@@ -58,9 +58,14 @@ def _weighted_midranks(x, weights):
     group_of_sorted = np.cumsum(np.r_[0, (np.diff(xs) != 0).astype(int)])
     group = np.empty(len(x), dtype=int)
     group[order] = group_of_sorted
+    if len(starts) == len(x):  # no ties: each value is its own group
+        per_sorted = weights[:, order]
+        rank_sorted = np.cumsum(per_sorted, axis=1) - (per_sorted - 1) / 2.0
+        ranks = np.empty_like(rank_sorted)
+        ranks[:, order] = rank_sorted
+        return ranks
     per_group = np.add.reduceat(weights[:, order], starts, axis=1)  # (B, G)
-    before = np.cumsum(per_group, axis=1) - per_group
-    rank_g = before + (per_group + 1) / 2.0
+    rank_g = np.cumsum(per_group, axis=1) - (per_group - 1) / 2.0
     return rank_g[:, group]
 
 
@@ -77,14 +82,7 @@ def bootstrap_spearman(x, y, *, n_boot: int = 1000, seed: int = 0, ci: float = 0
     if not _defined(x, y) or n_boot <= 0:
         return None
     w = bootstrap_counts(np.random.default_rng(seed), len(x), n_boot).astype(float)
-    rx = _weighted_midranks(x, w)
-    ry = _weighted_midranks(y, w)
-    total = w.sum(axis=1, keepdims=True)
-    mx = (w * rx).sum(axis=1, keepdims=True) / total
-    my = (w * ry).sum(axis=1, keepdims=True) / total
-    dx, dy = rx - mx, ry - my
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (w * dx * dy).sum(axis=1) / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
+    rho = _rho_weighted(_weighted_midranks(x, w), _weighted_midranks(y, w), w)
     return pair(*percentile_ci(rho, level=ci))
 
 
@@ -117,26 +115,42 @@ def _item_level(x, y, names, n_boot, seed):
     ry = stats.rankdata(y)
     spear = _pearson_columns(rx, ry)
     spear_p = _spearman_p(spear, n)
-    w = bootstrap_counts(np.random.default_rng(seed), n, n_boot).astype(float) if n_boot > 0 else None
-    ry_b = _weighted_midranks(y, w) if w is not None else None
     for k, rec in enumerate(recs):
         if np.ptp(x[:, k]) == 0:
             continue
         rec.update(pearson=num(pear[k]), spearman=num(spear[k]),
                    spearman_p=exact_spearman_p(x[:, k], y) if n <= EXACT_MAX else num(spear_p[k]),
                    kendall_tau_b=num(stats.kendalltau(x[:, k], y, variant="b").statistic))
-        if w is not None:
-            rec["spearman_ci95"] = _bootstrap_rho(_weighted_midranks(x[:, k], w), ry_b, w)
+    if n_boot > 0:
+        # rounds in chunks of ~1M cells keep the arrays in cache; the human ranks of a chunk
+        # are shared by every score
+        w_all = bootstrap_counts(np.random.default_rng(seed), n, n_boot)
+        rho = np.full((n_boot, len(names)), np.nan)
+        chunk = max(1, 1_000_000 // n)
+        for start in range(0, n_boot, chunk):
+            w = w_all[start:start + chunk].astype(float)
+            ry_b = _weighted_midranks(y, w)
+            for k in range(len(names)):
+                if np.ptp(x[:, k]) > 0:
+                    rho[start:start + chunk, k] = _rho_weighted(_weighted_midranks(x[:, k], w), ry_b, w)
+        for k, rec in enumerate(recs):
+            if rec["spearman"] is not None:
+                rec["spearman_ci95"] = pair(*percentile_ci(rho[:, k]))
     return recs
 
 
-def _bootstrap_rho(rx, ry, w):
-    total = w.sum(axis=1, keepdims=True)
-    dx = rx - (w * rx).sum(axis=1, keepdims=True) / total
-    dy = ry - (w * ry).sum(axis=1, keepdims=True) / total
+def _rho_weighted(rx, ry, w):
+    """Weighted Pearson correlation of rank rows (B, n) with weights (B, n): Spearman per round.
+
+    In every round the weights sum to n and mid-ranks sum to n(n+1)/2, so both weighted means
+    are (n+1)/2 and only the cross and square sums need a pass over the data.
+    """
+    n = w[0].sum()
+    m2 = n * ((n + 1) / 2.0) ** 2
+    wrx = w * rx
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (w * dx * dy).sum(axis=1) / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
-    return pair(*percentile_ci(rho))
+        return ((np.einsum("ij,ij->i", wrx, ry) - m2)
+                / np.sqrt((np.einsum("ij,ij->i", wrx, rx) - m2) * (np.einsum("ij,ij->i", w * ry, ry) - m2)))
 
 
 def grouped_coefficients(g, x, y):
