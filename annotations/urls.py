@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import rater_views, views
+from . import rater_views, report_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,8 @@ urlpatterns = [
     path("rate/<slug:slug>/qualification/", rater_views.qualification, name="rater-qualification"),
     path("rate/<slug:slug>/judge/", rater_views.judge, name="rater-judge"),
     path("rate/<slug:slug>/done/", rater_views.done, name="rater-done"),
+    # Researcher report pages (see report_views).
+    path("reports/", report_views.report_index, name="report-index"),
+    path("studies/<slug:slug>/report/", report_views.report_page, name="report-study"),
+    path("studies/<slug:slug>/report/plots/<slug:name>.<str:fmt>", report_views.report_plot_file, name="report-plot"),
 ]

@@ -83,14 +83,72 @@ def report_for_study(study: Study, *, refresh: bool = False, include_candidates:
     return {k: v for k, v in report.items() if k != "candidates"}
 
 
-def report_plot(study: Study, *, name: str, fmt: str) -> bytes:
-    """One report plot as PNG or SVG bytes, cached with the report it is drawn from."""
-    from annotations.analysis import plots  # matplotlib is loaded only when a plot is asked for
+PLOTS = ("ranking", "agreement", "scatter", "position_bias", "rater_quality")
+PLOT_FORMATS = ("png", "svg")
+GRANULARITIES = ("item", "brief", "system")
 
+
+class UnknownPlot(ValueError):
+    """The plot asked for does not exist for this report (name, format, score or criterion)."""
+
+
+def report_plot(study: Study, *, name: str, fmt: str, panel: str = "all", criterion: str | None = None,
+                score: str | None = None, granularity: str = "item") -> bytes:
+    """One report figure as PNG or SVG bytes, cached with the report it is drawn from.
+
+    ``ranking`` takes a panel; ``scatter`` (score vs human aggregate with the fitted line)
+    takes panel, criterion, score and granularity. Raises ``UnknownPlot`` for anything the
+    report does not have.
+    """
+    from annotations.analysis import plots  # matplotlib is loaded only when a figure is asked for
+
+    if name not in PLOTS:
+        raise UnknownPlot(f"unknown plot '{name}'; use one of {', '.join(PLOTS)}")
+    if fmt not in PLOT_FORMATS:
+        raise UnknownPlot(f"unknown format '{fmt}'; use png or svg")
     report, version = _cached_full_report(study, refresh=False)
-    key = _key(study, version, what=f"plot-{name}.{fmt}")
+    if panel != "all" and panel not in report["panels"]:
+        raise UnknownPlot(f"unknown panel '{panel}'")
+    if name == "scatter":
+        criterion, score = scatter_default(report, criterion=criterion, score=score)
+        if granularity not in GRANULARITIES:
+            raise UnknownPlot(f"unknown granularity '{granularity}'; use one of {', '.join(GRANULARITIES)}")
+    params = f"{panel}|{criterion}|{score}|{granularity}" if name == "scatter" else panel
+    key = _key(study, version, what=f"plot-{name}.{fmt}:{params}")
     data = cache.get(key)
-    if data is None:
-        data = plots.render(report, name, fmt)
-        cache.set(key, data, CACHE_SECONDS)
+    if data is not None:
+        return data
+    if name == "ranking":
+        data = plots.ranking_plot(report, panel=panel, fmt=fmt)
+    elif name == "agreement":
+        data = plots.agreement_plot(report, fmt=fmt)
+    elif name == "position_bias":
+        data = plots.position_bias_plot(report, fmt=fmt)
+    elif name == "rater_quality":
+        data = plots.rater_quality_plot(report, fmt=fmt)
+    else:
+        data = plots.score_scatter_from_report(
+            report, selectors.study_scores_frame(study=study), score=score, panel=panel, criterion=criterion,
+            conditions=selectors.study_conditions_frame(study=study), granularity=granularity, fmt=fmt)
+    cache.set(key, data, CACHE_SECONDS)
     return data
+
+
+def scatter_default(report: dict, *, criterion: str | None = None, score: str | None = None) -> tuple[str, str]:
+    """The (criterion, score) to plot: as given, else the first criterion and the score that
+    correlates most strongly (|Spearman|, item level) with the people on it."""
+    records = [r for r in report.get("correlation", []) if r["panel"] == "all"]
+    if not records:
+        raise UnknownPlot("the report has no score-human correlations (no automatic scores yet)")
+    criteria = [c for c in report["criteria"] if any(r["criterion"] == c for r in records)]
+    criterion = criterion or criteria[0]
+    if criterion not in criteria:
+        raise UnknownPlot(f"unknown criterion '{criterion}'")
+    names = {r["score"] for r in records if r["criterion"] == criterion}
+    if score is None:
+        ranked = sorted((r for r in records if r["criterion"] == criterion and r["granularity"] == "item"),
+                        key=lambda r: -abs(r["spearman"] or 0))
+        score = ranked[0]["score"] if ranked else sorted(names)[0]
+    if score not in names:
+        raise UnknownPlot(f"unknown score '{score}'")
+    return criterion, score
