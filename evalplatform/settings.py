@@ -161,6 +161,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"annotations.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A running job with no heartbeat for this long is taken to have lost its worker and is re-run
+# (the work is idempotent). Heartbeats come with every progress report.
+JOB_STALE_SECONDS = int(os.environ.get("JOB_STALE_SECONDS", "120"))
 
 # Model runtime: where converted weights, adapters and directions are cached.
 MODELS_CACHE = Path(os.environ.get("MODELS_CACHE", VAR_DIR / "models"))

@@ -59,7 +59,7 @@ def adapter_train(job: Job) -> dict:
     from models_runtime import finetune
 
     params = job.params or {}
-    steps = int(params.get("steps") or finetune.DEFAULT_STEPS)
+    steps = int(params.get("steps") or finetune.FinetuneConfig.steps)
     data_hash = _data_hash(params.get("data"), finetune.DEFAULT_DATA)
     key = _inputs_key(kind="adapter", data=data_hash, steps=steps, base=settings.BASE_MODEL or "default",
                       seed=params.get("seed", 0))
@@ -70,9 +70,10 @@ def adapter_train(job: Job) -> dict:
         out_dir = Path(settings.MODELS_CACHE) / "adapters" / key[:16]
         try:
             result = finetune.train_adapter(
-                runtime, params.get("data") or None, out_dir, steps=steps, seed=int(params.get("seed", 0)),
-                progress=lambda step, total, loss: job_progress(job, step / total, step=step, steps=total,
-                                                                loss=round(float(loss), 4)))
+                runtime, params.get("data") or None, out_dir,
+                config=finetune.FinetuneConfig(steps=steps, seed=int(params.get("seed", 0))),
+                progress=lambda step, loss: job_progress(job, step / steps, step=step, steps=steps,
+                                                         loss=round(float(loss), 4)))
         except (ValueError, FileNotFoundError) as exc:
             raise JobError(f"training data problem: {exc}") from exc
         artifact = _save_artifact(Artifact.Kind.ADAPTER, params.get("name") or "creative-lora", out_dir,

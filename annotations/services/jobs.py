@@ -1,7 +1,7 @@
 """Job rows: how work for the workers is enqueued, claimed, reported and finished.
 
 A job is claimed with a conditional update (exactly one worker wins); a job whose worker died
-(no heartbeat for ``STALE_AFTER``) can be claimed again. The work itself is idempotent, so a
+(no heartbeat for ``JOB_STALE_SECONDS``) can be claimed again. The work itself is idempotent, so a
 re-run only does what is missing.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -17,7 +18,12 @@ from django.utils import timezone
 from annotations.models import Job
 
 log = logging.getLogger(__name__)
-STALE_AFTER = timedelta(minutes=2)
+
+
+def stale_after() -> timedelta:
+    """How long a running job may go without a heartbeat before another worker may take it."""
+    return timedelta(seconds=settings.JOB_STALE_SECONDS)
+
 ACTIVE = (Job.Status.PENDING, Job.Status.RUNNING)
 
 
@@ -46,7 +52,7 @@ def job_enqueue(*, kind: str, study=None, condition=None, params: dict | None = 
 def job_claim(*, job_id: int) -> Job | None:
     """Mark the job running for this worker; None if another worker has it or it is finished."""
     now = timezone.now()
-    claimable = Q(status=Job.Status.PENDING) | Q(status=Job.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    claimable = Q(status=Job.Status.PENDING) | Q(status=Job.Status.RUNNING, heartbeat_at__lt=now - stale_after())
     changed = Job.objects.filter(claimable, id=job_id).update(
         status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, error="")
     return Job.objects.get(id=job_id) if changed == 1 else None
@@ -93,7 +99,7 @@ def jobs_requeue_stale() -> list[int]:
     """Re-send jobs whose worker died (e.g. killed mid-job). Called when a worker starts."""
     from annotations import tasks
 
-    cutoff = timezone.now() - STALE_AFTER
+    cutoff = timezone.now() - stale_after()
     stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", "kind"))
     for job_id, kind in stale:
         tasks.TASK_FOR_KIND[kind].delay(job_id)

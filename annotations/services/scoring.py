@@ -17,6 +17,8 @@ from .runtime import artifact_path, worker_runtime
 BATCH = 16
 MODEL_SCORES = ("creativity", "entropy", "perplexity", "distinct_1", "distinct_2", "compression_ratio")
 MARKER = "perplexity"  # present once a candidate's model scores are written
+MODEL_JUDGE = "judge:base"  # the base model asked which text is more creative, both orders
+DIRECTION_JUDGE = "judge:direction"  # the higher creativity score wins
 
 
 def study_direction(study: Study):
@@ -102,18 +104,17 @@ def comparisons_judge(job: Job, progress_from: float = 0.0) -> int:
     verdicts = []
     for comp in comparisons:
         a, b = creativity.get(comp.candidate_a_id), creativity.get(comp.candidate_b_id)
-        if (comp.id, judge.DIRECTION_JUDGE) not in done and a is not None and b is not None:
-            verdicts.append(JudgeVerdict(comparison=comp, judge=judge.DIRECTION_JUDGE,
-                                         choice="a" if a > b else "b" if b > a else "tie",
+        if (comp.id, DIRECTION_JUDGE) not in done and a is not None and b is not None:
+            verdicts.append(JudgeVerdict(comparison=comp, judge=DIRECTION_JUDGE,
+                                         choice=judge.direction_judge(a, b),
                                          details={"creativity_a": a, "creativity_b": b}))
-    todo = [c for c in comparisons if (c.id, judge.MODEL_JUDGE) not in done]
+    todo = [c for c in comparisons if (c.id, MODEL_JUDGE) not in done]
     if todo:
         runtime = worker_runtime()
         for start in range(0, len(todo), BATCH):
             batch = todo[start: start + BATCH]
-            picks = judge.judge_pairs(runtime, [c.brief.text for c in batch], [c.candidate_a.text for c in batch],
-                                      [c.candidate_b.text for c in batch])
-            verdicts += [JudgeVerdict(comparison=c, judge=judge.MODEL_JUDGE, choice=p["choice"], prob_a=p["prob_a"],
+            picks = judge.judge_pairs(runtime, [(c.candidate_a.text, c.candidate_b.text, c.brief.text) for c in batch])
+            verdicts += [JudgeVerdict(comparison=c, judge=MODEL_JUDGE, choice=p["winner"], prob_a=p["prob_a"],
                                       details=p) for c, p in zip(batch, picks)]
             job_progress(job, progress_from + (1 - progress_from) * (start + len(batch)) / len(todo))
     with transaction.atomic():

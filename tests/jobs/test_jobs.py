@@ -28,7 +28,7 @@ def test_only_one_worker_claims_a_pending_job(job):
 
 def test_a_job_whose_worker_died_is_claimed_again(job):
     jobs.job_claim(job_id=job.id)
-    Job.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=1))
+    Job.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - jobs.stale_after() - timedelta(seconds=1))
     again = jobs.job_claim(job_id=job.id)
     assert again is not None and again.attempts == 2
 
