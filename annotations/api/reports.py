@@ -129,3 +129,14 @@ class StudyExportApi(APIView):
         response = StreamingHttpResponse((c.encode() for c in chunks), content_type=exports.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class StudyRankingCsvApi(StudyReportTableApi):
+    """The per-condition ranking table as CSV. Researchers and admins."""
+
+    @extend_schema(
+        operation_id="studies_ranking_csv",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Ranking CSV, intervals as _low / _high.")},
+    )
+    def get(self, request, slug, table="ranking"):
+        return super().get(request, slug, "ranking")

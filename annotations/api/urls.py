@@ -22,7 +22,7 @@ urlpatterns = [
     path("studies/<slug:slug>/clone/", lifecycle.CloneApi.as_view(), name="api-clone"),
     path("studies/<slug:slug>/report/", reports.StudyReportApi.as_view(), name="api-study-report"),
     path("studies/<slug:slug>/report/<slug:table>.csv", reports.StudyReportTableApi.as_view(), name="api-study-report-table"),
-    path("studies/<slug:slug>/ranking.csv", reports.StudyReportTableApi.as_view(), {"table": "ranking"}, name="api-study-ranking"),
+    path("studies/<slug:slug>/ranking.csv", reports.StudyRankingCsvApi.as_view(), name="api-study-ranking"),
     path("studies/<slug:slug>/export/", reports.StudyExportApi.as_view(), name="api-study-export"),
     # Rater flow (anonymous raters, known by their session) and invites.
     path("rate/<slug:slug>/join/", rater.RaterJoinApi.as_view(), name="api-rate-join"),
