@@ -3,13 +3,13 @@ from rest_framework import serializers
 from annotations.models import Study
 
 
-class CriterionSerializer(serializers.Serializer):
+class StudyCriterionSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
 
 
 class StudyOutputSerializer(serializers.ModelSerializer):
-    criteria = CriterionSerializer(many=True)
+    criteria = StudyCriterionSerializer(many=True)
 
     class Meta:
         model = Study
