@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from annotations.analysis import (
     CONDITION_COLUMNS,
@@ -190,40 +190,40 @@ def _empty(columns) -> pd.DataFrame:
 # --- versions and summaries --------------------------------------------------------------
 
 
-def _scalar(qs, expression):
-    return Subquery(qs.order_by().values(_k=Value(1)).annotate(v=expression).values("v")[:1],
-                    output_field=IntegerField())
+def _fingerprint(qs, *aggregates):
+    """A scalar subquery: the aggregates of ``qs`` joined into one text value, so each table is
+    scanned once however many figures we take from it."""
+    parts = []
+    for aggregate in aggregates:
+        parts += [Cast(Coalesce(aggregate, 0), CharField()), Value(".")]
+    return Subquery(qs.order_by().values(_k=Value(1)).annotate(v=Concat(*parts[:-1], output_field=CharField()))
+                    .values("v")[:1], output_field=CharField())
 
 
 def study_data_version(*, study: Study) -> str:
     """A string that changes whenever the data behind the report changes (one query).
 
     Built from the largest id and the count of judgments, scores and judge verdicts (rows
-    arriving or being deleted), and from the excluded and simulated raters (a rater being
-    excluded changes every aggregate). Ids only grow, so "same max id and same count" means
-    "same rows" unless rows were edited in place, which the platform does not do for these.
+    arriving or being deleted), and from the excluded and simulated raters and the reference
+    conditions (a rater being excluded changes every aggregate). Ids only grow, so "same max id
+    and same count" means "same rows" unless rows were edited in place, which the platform
+    does not do for these.
     """
-    j = Judgment.objects.filter(assignment__rater__panel__study_id=OuterRef("pk"))
-    s = Score.objects.filter(candidate__study_id=OuterRef("pk"))
-    v = JudgeVerdict.objects.filter(comparison__study_id=OuterRef("pk"))
-    r = Rater.objects.filter(panel__study_id=OuterRef("pk"))
-    conds = Condition.objects.filter(study_id=OuterRef("pk"))
+    study_id = OuterRef("pk")
     row = (
         Study.objects.filter(pk=study.pk)
         .annotate(
-            j_max=_scalar(j, Max("id")), j_n=_scalar(j, Count("id")),
-            s_max=_scalar(s, Max("id")), s_n=_scalar(s, Count("id")),
-            v_max=_scalar(v, Max("id")), v_n=_scalar(v, Count("id")),
-            r_n=_scalar(r, Count("id")),
-            r_ex=_scalar(r, Coalesce(Sum("id", filter=Q(excluded=True)), 0)),
-            r_sim=_scalar(r, Coalesce(Sum("id", filter=Q(simulated=True)), 0)),
-            c_ref=_scalar(conds, Coalesce(Sum("id", filter=Q(reference=True)), 0)),
-            c_n=_scalar(conds, Count("id")),
+            j=_fingerprint(Judgment.objects.filter(assignment__rater__panel__study_id=study_id), Max("id"), Count("id")),
+            s=_fingerprint(Score.objects.filter(candidate__study_id=study_id), Max("id"), Count("id")),
+            v=_fingerprint(JudgeVerdict.objects.filter(comparison__study_id=study_id), Max("id"), Count("id")),
+            r=_fingerprint(Rater.objects.filter(panel__study_id=study_id), Count("id"),
+                           Sum("id", filter=Q(excluded=True)), Sum("id", filter=Q(simulated=True))),
+            c=_fingerprint(Condition.objects.filter(study_id=study_id), Count("id"), Sum("id", filter=Q(reference=True))),
         )
-        .values_list("j_max", "j_n", "s_max", "s_n", "v_max", "v_n", "r_n", "r_ex", "r_sim", "c_ref", "c_n")
+        .values_list("j", "s", "v", "r", "c")
         .get()
     )
-    return "-".join("0" if x is None else str(x) for x in row)
+    return "-".join(x or "0" for x in row)
 
 
 def study_summary(*, study: Study) -> dict:
