@@ -84,6 +84,32 @@ class StudyAdmin(admin.ModelAdmin):
             study_close(study=study)
             messages.success(request, f"{study.slug}: closed.")
 
+    # Deleting a study (after Django's confirmation page) goes through the service that exports
+    # every judgment first; the database refuses to delete judgments any other way.
+    def delete_model(self, request, obj):
+        self._delete(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for study in queryset:
+            self._delete(request, study)
+
+    def _delete(self, request, study):
+        from .services.deletion import StudyDeleteRefused, study_delete
+
+        try:
+            result = study_delete(study=study, confirm=study.slug)
+        except StudyDeleteRefused as exc:
+            request._study_delete_refused = True
+            messages.error(request, f"{study.slug}: {exc.message}")
+        else:
+            messages.info(request, f"{study.slug}: {result.judgments} judgment(s) exported to {result.export_dir} "
+                                   "before deletion.")
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_study_delete_refused", False):
+            return HttpResponseRedirect(reverse("admin:annotations_study_change", args=[obj_id]))
+        return super().response_delete(request, obj_display, obj_id)
+
     def get_urls(self):
         return [
             path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="annotations_study_upload"),

@@ -125,6 +125,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Deleting a study first writes its judgments and set-up here (services/deletion.py).
+STUDY_DELETE_EXPORT_DIR = Path(os.environ.get("STUDY_DELETE_EXPORT_DIR", VAR_DIR / "deleted-studies"))
 LOGIN_URL = "/admin/login/"
 
 # Uploads: the import size limit (bytes), also the request body limit for file uploads.

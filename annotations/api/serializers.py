@@ -43,3 +43,17 @@ class ImportErrorItemSerializer(serializers.Serializer):
 class ImportErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = ImportErrorItemSerializer(many=True)
+
+
+class StudyDeleteInputSerializer(serializers.Serializer):
+    confirm = serializers.CharField(max_length=64, help_text="The study's slug, repeated to confirm the deletion.")
+
+
+class StudyDeletedSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    export_dir = serializers.CharField(help_text="Where the judgments and the study's set-up were written first.")
+    judgments = serializers.IntegerField(help_text="Judgments exported, then deleted.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.models import Study
-from annotations.services import imports
+from annotations.services import deletion, imports
 from annotations.services.studies import study_create
 from annotations.services.tables import ImportFailed
 
 from . import serializers as s
-from .permissions import IsResearcher
+from .permissions import IsAdmin, IsResearcher
 
 
 class StudyListCreateApi(APIView):
@@ -39,13 +39,29 @@ class StudyListCreateApi(APIView):
 
 
 class StudyDetailApi(APIView):
-    """One study. Researchers and admins."""
+    """One study. Reading: researchers and admins. Deleting: admins, confirmed by the slug;
+    every judgment and the study's set-up are exported first (see services/deletion.py)."""
 
     permission_classes = [IsResearcher]
+
+    def get_permissions(self):
+        return [IsAdmin()] if self.request.method == "DELETE" else super().get_permissions()
 
     @extend_schema(responses=s.StudyOutputSerializer)
     def get(self, request, slug):
         return Response(s.StudyOutputSerializer(get_object_or_404(Study, slug=slug)).data)
+
+    @extend_schema(request=s.StudyDeleteInputSerializer,
+                   responses={200: s.StudyDeletedSerializer, 400: s.DetailSerializer, 409: s.DetailSerializer})
+    def delete(self, request, slug):
+        study = get_object_or_404(Study, slug=slug)
+        data = s.StudyDeleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = deletion.study_delete(study=study, confirm=data.validated_data["confirm"])
+        except deletion.StudyDeleteRefused as exc:
+            return Response({"detail": exc.message}, status=400 if exc.code == "confirm" else 409)
+        return Response(s.StudyDeletedSerializer(result).data)
 
 
 class _ImportApi(APIView):

@@ -45,8 +45,42 @@ def job_enqueue(*, kind: str, study=None, condition=None, params: dict | None = 
         if existing is not None:
             return existing
         job = Job.objects.create(kind=kind, study=study, condition=condition, params=params or {})
-        transaction.on_commit(lambda: tasks.TASK_FOR_KIND[kind].delay(job.id))
+        transaction.on_commit(lambda: job_send(job_id=job.id, kind=kind))
     return job
+
+
+# How hard a web request tries to reach the broker before it leaves the job for later.
+SEND_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def job_send(*, job_id: int, kind: str, resend_waiting: bool = True) -> bool:
+    """Send the job's task; with the broker unreachable, leave the job pending and say so.
+
+    Enqueueing never fails because of the broker: the job row is committed either way, and a
+    pending job whose message may be lost is sent again by ``jobs_requeue_stale`` (when a
+    worker starts, by ``manage.py requeue_jobs``, and after the next successful send).
+    Sending twice is harmless: only one claim of a job succeeds.
+    """
+    from annotations import tasks
+    from kombu.exceptions import KombuError
+
+    try:
+        tasks.TASK_FOR_KIND[kind].apply_async((job_id,), retry=True, retry_policy=SEND_RETRY_POLICY)
+    except (KombuError, OSError) as exc:  # the broker is down or unreachable
+        log.warning("job %s: broker unreachable (%s); it stays pending and is sent again later", job_id, exc)
+        Job.objects.filter(id=job_id, status=Job.Status.PENDING).update(
+            progress_detail={"waiting_for": "broker", "send_error": f"{exc.__class__.__name__}: {exc}"[:300]})
+        return False
+    Job.objects.filter(id=job_id, progress_detail__has_key="waiting_for").update(progress_detail={})
+    if resend_waiting:
+        # The broker is back: send what was left waiting for it.
+        for other_id, other_kind in _waiting_for_broker().exclude(id=job_id).values_list("id", "kind"):
+            job_send(job_id=other_id, kind=other_kind, resend_waiting=False)
+    return True
+
+
+def _waiting_for_broker():
+    return Job.objects.filter(status=Job.Status.PENDING, progress_detail__has_key="waiting_for").order_by("id")
 
 
 def job_claim(*, job_id: int) -> Job | None:
@@ -95,12 +129,14 @@ def job_run(job_id: int, work) -> dict | None:
     return result
 
 
-def jobs_requeue_stale() -> list[int]:
-    """Re-send jobs whose worker died (e.g. killed mid-job). Called when a worker starts."""
-    from annotations import tasks
-
-    cutoff = timezone.now() - stale_after()
-    stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).values_list("id", "kind"))
-    for job_id, kind in stale:
-        tasks.TASK_FOR_KIND[kind].delay(job_id)
-    return [job_id for job_id, _ in stale]
+def jobs_requeue_stale(*, pending_older_than: timedelta | None = None) -> list[int]:
+    """Re-send jobs whose message may be lost: running ones whose worker died (e.g. killed
+    mid-job) and pending ones older than ``pending_older_than`` (default: the stale time), e.g.
+    enqueued while the broker was down. Called when a worker starts and by ``requeue_jobs``."""
+    now = timezone.now()
+    pending_cutoff = now - (stale_after() if pending_older_than is None else pending_older_than)
+    lost = list(Job.objects.filter(Q(status=Job.Status.RUNNING, heartbeat_at__lt=now - stale_after())
+                                   | Q(status=Job.Status.PENDING, created_at__lte=pending_cutoff)
+                                   | Q(status=Job.Status.PENDING, progress_detail__has_key="waiting_for"))
+                .order_by("id").values_list("id", "kind"))
+    return [job_id for job_id, kind in lost if job_send(job_id=job_id, kind=kind, resend_waiting=False)]
