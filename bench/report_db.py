@@ -35,6 +35,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test import override_settings  # noqa: E402
 
 from annotations import selectors  # noqa: E402
 from annotations.analysis.report import build_report  # noqa: E402
@@ -51,6 +52,7 @@ from annotations.models import (  # noqa: E402
     Score,
     Study,
 )
+from annotations.services.deletion import study_delete  # noqa: E402
 from annotations.services.exports import judgments_export  # noqa: E402
 from annotations.services.reports import report_for_study  # noqa: E402
 
@@ -69,10 +71,19 @@ def timed(label, fn, *args, **kwargs):
     return result, seconds
 
 
+def remove_study() -> None:
+    """Judgments are append-only: the study goes through study_delete (which exports it first,
+    here to a throw-away folder)."""
+    study = Study.objects.filter(slug=SLUG).first()
+    if study is not None:
+        with tempfile.TemporaryDirectory() as tmp, override_settings(STUDY_DELETE_EXPORT_DIR=tmp):
+            study_delete(study=study, confirm=SLUG)
+
+
 def load(n_judgments: int, seed: int = 0) -> Study:
     """Write the study with ``n_judgments`` judgments (n_judgments / 4 assignments)."""
     rng = np.random.default_rng(seed)
-    Study.objects.filter(slug=SLUG).delete()
+    remove_study()
     with transaction.atomic():
         study = Study.objects.create(slug=SLUG, title="Report benchmark", task="pairwise",
                                      criteria=[{"name": c, "description": c} for c in CRITERIA])
@@ -178,7 +189,7 @@ def main(argv=None) -> int:
           f"(selectors {100 * sel_s / (sel_s + rep_s):.0f}% of it); cached report {1000 * warm_s:.0f} ms "
           f"({cold_s / warm_s:.0f}x faster than cold); CSV export {size / 1e6:.1f} MB in {export_s:.2f} s")
     if not args.keep:
-        Study.objects.filter(pk=study.pk).delete()
+        remove_study()
     return 0
 
 
