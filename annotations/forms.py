@@ -14,6 +14,7 @@ class JoinForm(forms.Form):
 
 class ConsentForm(forms.Form):
     agree = forms.BooleanField(required=True, label="I have read the above and agree to take part.",
+                               widget=forms.CheckboxInput(attrs={"autofocus": True}),
                                error_messages={"required": "Please tick the box to take part."})
 
 
@@ -35,7 +36,7 @@ class JudgeForm(forms.Form):
     assignment = forms.UUIDField(widget=forms.HiddenInput)
     client_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     seconds = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
-    strength = forms.ChoiceField(choices=STRENGTHS, required=False)
+    strength = forms.ChoiceField(choices=STRENGTHS, required=False, widget=forms.RadioSelect)
     rationale = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
 
     def __init__(self, *args, study, **kwargs):

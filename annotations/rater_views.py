@@ -194,7 +194,8 @@ def _render_item(request, study, rater, assignment, form=None):
     item = queue.shown_item(assignment, study)
     progress = queue.rater_progress(rater=rater, study=study)
     key = uuid.uuid4().hex  # one per rendered page: a double submit of this page is one judgment
-    form = form or JudgeForm(study=study, initial={"assignment": assignment.public_id, "client_key": key})
+    form = form or JudgeForm(study=study, initial={"assignment": assignment.public_id, "client_key": key,
+                                                    "strength": ""})
     skip_form = SkipForm(initial={"assignment": assignment.public_id, "client_key": key})
     percent = round(100 * progress["done"] / progress["target"]) if progress["target"] else 0
     criteria = [{**c, "field": form[f"choice_{c['name']}"]} for c in item.criteria]

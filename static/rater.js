@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // Browsers skip autofocus when the window had no focus at load: focus it explicitly.
+  var first = document.querySelector("[autofocus]");
+  if (first && document.activeElement !== first) first.focus();
+
   // Forms marked data-enter-submits (join, consent) submit on Enter from anywhere on the page.
   document.querySelectorAll("form[data-enter-submits]").forEach(function (f) {
     document.addEventListener("keydown", function (e) {
