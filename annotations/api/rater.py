@@ -258,7 +258,7 @@ class RaterNextApi(_RaterApi):
         result = queue.assignment_next(rater=rater)
         if result.state == queue.State.ITEM:
             item = queue.shown_item(result.assignment, rater.panel.study)
-            item.progress = queue.rater_progress(rater=rater, study=rater.panel.study)
+            item.progress = queue.rater_progress(rater=rater, study=rater.panel.study, done=result.completed)
             return Response(NextItemSerializer(item).data)
         if result.state in (queue.State.DONE, queue.State.CAP, queue.State.FULL):
             if result.state != queue.State.FULL:

@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,7 +64,7 @@ class State:
 class NextItem:
     state: str
     assignment: Assignment | None = None
-    progress: dict = field(default_factory=dict)
+    completed: int = 0  # items the rater has judged or skipped, before this one
 
 
 def active_q(now, prefix: str = "") -> Q:
@@ -92,11 +92,12 @@ def _condition_key(study: Study, row) -> tuple:
     return (row["condition_id"],)
 
 
-def rater_progress(*, rater: Rater, study: Study | None = None) -> dict:
+def rater_progress(*, rater: Rater, study: Study | None = None, done: int | None = None) -> dict:
     """Judged (or skipped) items of the rater, and the number they are expected to reach."""
     study = study or rater.panel.study
     _, fk, check_q = _item_spec(study)
-    done = rater.assignments.filter(status__in=[Assignment.Status.DONE, Assignment.Status.SKIPPED]).count()
+    if done is None:
+        done = rater.assignments.filter(status__in=[Assignment.Status.DONE, Assignment.Status.SKIPPED]).count()
     n_real = _items(study).exclude(check_q).count()
     total = n_real + round(n_real * study.attention_check_rate / max(1e-9, 1 - study.attention_check_rate))
     cap = rater.panel.max_items_per_rater
@@ -123,7 +124,8 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
                 if row["lease_expires_at"] and row["lease_expires_at"] > now:
                     current = Assignment.objects.select_related(*_related(fk)).get(pk=row["id"])
                     current.rater = rater
-                    return NextItem(State.ITEM, current)
+                    return NextItem(State.ITEM, current, completed=sum(
+                        r["status"] in (Assignment.Status.DONE, Assignment.Status.SKIPPED) for r in mine))
                 Assignment.objects.filter(pk=row["id"], status=Assignment.Status.LEASED).update(
                     status=Assignment.Status.EXPIRED)
                 row["status"] = Assignment.Status.EXPIRED
@@ -164,7 +166,7 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
             for item_id in shortlist:
                 assignment = _try_lease(rater, study, model, fk, item_id, now, rng, is_check=item_id not in real_ids)
                 if assignment is not None:
-                    return NextItem(State.ITEM, assignment)
+                    return NextItem(State.ITEM, assignment, completed=completed)
                 tried.append(item_id)
         return NextItem(State.BUSY)
 
@@ -177,8 +179,10 @@ def _related(fk: str) -> list[str]:
 
 def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> Assignment | None:
     """Lease ``item_id`` if its row lock is free and it still has room. Call inside atomic()."""
-    locked = model.objects.select_for_update(skip_locked=True).filter(pk=item_id).values_list("pk", flat=True)
-    if not list(locked):
+    related = ["brief", "candidate_a", "candidate_b"] if fk == "comparison" else ["brief"]
+    item = (model.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*related)
+            .filter(pk=item_id).first())
+    if item is None:
         return None  # another rater is leasing or judging it right now: try the next one
     stats = Assignment.objects.filter(**{f"{fk}_id": item_id}).aggregate(
         load=Count("id", filter=Q(rater__panel_id=rater.panel_id) & active_q(now)),
@@ -191,12 +195,9 @@ def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> As
         left_is_a = rng.random() < 0.5
     else:
         left_is_a = stats["left_a"] < stats["left_b"]
-    assignment = Assignment.objects.create(
+    return Assignment.objects.create(
         rater=rater, left_is_a=left_is_a, status=Assignment.Status.LEASED, shown_at=now,
-        lease_expires_at=now + timedelta(minutes=study.lease_minutes), **{f"{fk}_id": item_id})
-    assignment = Assignment.objects.select_related(*_related(fk)).get(pk=assignment.pk)
-    assignment.rater = rater
-    return assignment
+        lease_expires_at=now + timedelta(minutes=study.lease_minutes), **{fk: item})
 
 
 def panel_is_full(*, panel, now=None) -> bool:

@@ -56,7 +56,7 @@ def _check_assignment(assignment_id: int, rater: Rater, client_key: str):
     handed to someone else (see services/assignment.py).
     """
     assignment = (Assignment.objects.select_for_update(of=("self",))
-                  .select_related("rater__panel__study").filter(pk=assignment_id).first())
+                  .select_related("rater__panel__study", "comparison").filter(pk=assignment_id).first())
     if assignment is None or assignment.rater_id != rater.pk:
         raise JudgingRefused("not_yours", "This assignment is not one of yours.")
     if assignment.client_key and assignment.client_key == client_key:
@@ -218,7 +218,7 @@ def assignment_skip(*, assignment: Assignment, rater: Rater, reason: str, client
 def _expected(assignment: Assignment):
     """For attention checks: the canonical side to pick ("a"/"b"), or "low" for a decoy to rate."""
     if assignment.comparison_id:
-        comp = Comparison.objects.only("attention_check", "expected_choice").get(pk=assignment.comparison_id)
+        comp = assignment.comparison
         return comp.expected_choice if comp.attention_check else None
     is_decoy = Candidate.objects.filter(pk=assignment.candidate_id, decoy_of__isnull=False).exists()
     return "low" if is_decoy else None
