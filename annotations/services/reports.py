@@ -11,6 +11,7 @@ Stale entries are never read again and expire on their own.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from django.core.cache import cache
@@ -114,7 +115,9 @@ def report_plot(study: Study, *, name: str, fmt: str, panel: str = "all", criter
         if granularity not in GRANULARITIES:
             raise UnknownPlot(f"unknown granularity '{granularity}'; use one of {', '.join(GRANULARITIES)}")
     params = f"{panel}|{criterion}|{score}|{granularity}" if name == "scatter" else panel
-    key = _key(study, version, what=f"plot-{name}.{fmt}:{params}")
+    # score names may hold spaces and any character: the key carries a digest of them
+    digest = hashlib.sha256(params.encode()).hexdigest()[:16]
+    key = _key(study, version, what=f"plot-{name}.{fmt}:{digest}")
     data = cache.get(key)
     if data is not None:
         return data
