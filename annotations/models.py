@@ -25,6 +25,10 @@ DEFAULT_CRITERIA = [
 ]
 
 
+def default_criteria() -> list[dict]:
+    return [dict(c) for c in DEFAULT_CRITERIA]
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -59,7 +63,7 @@ class Study(TimeStamped):
                             help_text="Pairwise comparisons (A / B / tie) or absolute Likert ratings.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT,
                               help_text="Lifecycle: draft -> generating -> open -> closed.")
-    criteria = models.JSONField(default=list,
+    criteria = models.JSONField(default=default_criteria,
                                 help_text='Criteria judged, in order: [{"name": ..., "description": ...}].')
     target_per_item = models.PositiveIntegerField(default=3,
                                                   help_text="Judgments wanted per item (comparison or candidate) per panel.")
@@ -87,6 +91,19 @@ class Study(TimeStamped):
 
     def __str__(self) -> str:
         return self.slug
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if not isinstance(self.criteria, list) or not self.criteria:
+            raise ValidationError({"criteria": "give at least one criterion: [{\"name\": ..., \"description\": ...}]"})
+        names = []
+        for i, c in enumerate(self.criteria, start=1):
+            if not (isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"].strip()):
+                raise ValidationError({"criteria": f"criterion {i} needs a non-empty \"name\""})
+            names.append(c["name"])
+        if len(set(names)) != len(names):
+            raise ValidationError({"criteria": "criterion names must be unique"})
 
     @property
     def criterion_names(self) -> list[str]:
