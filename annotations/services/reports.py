@@ -58,16 +58,25 @@ def report_mark_raters(*, report: dict, raters) -> dict:
     return report
 
 
-def _cached_full_report(study: Study, refresh: bool) -> tuple[dict, str]:
+def _cached_report(study: Study, refresh: bool, include_candidates: bool) -> tuple[dict, str]:
+    """The report (and, if asked, its per-candidate aggregate) for the current data version.
+
+    The two are cached under separate keys: the per-candidate list is as long as the study
+    has candidates and only the scatter plots need it, so the report alone loads fast.
+    """
     version = selectors.study_data_version(study=study)
-    key = _key(study, version)
+    key, candidates_key = _key(study, version), _key(study, version, what="candidates")
     report = None if refresh else cache.get(key)
-    if report is None:
+    candidates = cache.get(candidates_key) if (report is not None and include_candidates) else None
+    if report is None or (include_candidates and candidates is None):
         started = time.perf_counter()
         report = report_build(study=study)
+        candidates = report.pop("candidates", [])
         report["build_seconds"] = round(time.perf_counter() - started, 3)
         report["data_version"] = version
-        cache.set(key, report, CACHE_SECONDS)
+        cache.set_many({key: report, candidates_key: candidates}, CACHE_SECONDS)
+    if include_candidates:
+        report = {**report, "candidates": candidates}
     return report, version
 
 
@@ -76,12 +85,11 @@ def report_for_study(study: Study, *, refresh: bool = False, include_candidates:
 
     ``refresh=True`` rebuilds it regardless. The per-candidate aggregate (``candidates``) is
     left out unless asked for: it is as long as the study has candidates and is only needed
-    for plots.
+    for plots. Two extra keys say how the report was made: ``build_seconds`` and
+    ``data_version`` (see ``selectors.study_data_version``).
     """
-    report, _ = _cached_full_report(study, refresh)
-    if include_candidates:
-        return report
-    return {k: v for k, v in report.items() if k != "candidates"}
+    report, _ = _cached_report(study, refresh, include_candidates)
+    return report
 
 
 PLOTS = ("ranking", "agreement", "scatter", "position_bias", "rater_quality")
@@ -107,7 +115,7 @@ def report_plot(study: Study, *, name: str, fmt: str, panel: str = "all", criter
         raise UnknownPlot(f"unknown plot '{name}'; use one of {', '.join(PLOTS)}")
     if fmt not in PLOT_FORMATS:
         raise UnknownPlot(f"unknown format '{fmt}'; use png or svg")
-    report, version = _cached_full_report(study, refresh=False)
+    report, version = _cached_report(study, False, include_candidates=(name == "scatter"))
     if panel != "all" and panel not in report["panels"]:
         raise UnknownPlot(f"unknown panel '{panel}'")
     if name == "scatter":
