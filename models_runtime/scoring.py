@@ -27,13 +27,15 @@ from .steering import Direction, capture_layers, _trunk
 
 @torch.no_grad()
 def score_texts(runtime: Runtime, texts: Sequence[str], *, briefs: Sequence[str | None] | None = None,
-                direction: Direction | None = None, layer: int | None = None,
+                direction: Direction | None = None, layer: int | None = None, source: str = "prompt",
                 batch_size: int = 16, max_length: int = 512) -> list[dict]:
     """Scores per text, in order: ``{"index", "creativity", "entropy", "perplexity", "n_tokens",
     "distinct_1", "distinct_2", "compression_ratio", "layer"}``.
 
     ``briefs`` (one per text, None entries allowed) give each text its context. ``creativity``
-    is None without a direction; ``layer`` defaults to the direction's recommended layer.
+    is None without a direction; ``layer`` defaults to the direction's recommended layer;
+    ``source`` = which of the direction's vectors ("prompt" or "response"; the layer report's
+    paired accuracy says which one ranks creative answers better for this model).
     """
     texts = list(texts)
     briefs = list(briefs) if briefs is not None else [None] * len(texts)
@@ -41,7 +43,7 @@ def score_texts(runtime: Runtime, texts: Sequence[str], *, briefs: Sequence[str 
         raise ValueError(f"got {len(briefs)} briefs for {len(texts)} texts: give one brief (or None) per text")
     if direction is not None and layer is None:
         layer = direction.recommended_layer
-    vector = direction.vector(layer).to(runtime.device) if direction is not None else None
+    vector = direction.vector(layer, source).to(runtime.device) if direction is not None else None
     model = runtime.model
     lm_head = model.get_output_embeddings()
     results = []
@@ -74,11 +76,14 @@ def score_texts(runtime: Runtime, texts: Sequence[str], *, briefs: Sequence[str 
                     "n_tokens": n,
                     **surface_scores(text),
                     "layer": layer,
+                    "source": source if vector is not None else None,
                 })
     return results
 
 
 def creativity_scores(runtime: Runtime, direction: Direction, texts: Sequence[str],
-                      briefs: Sequence[str | None] | None = None, layer: int | None = None) -> list[float | None]:
+                      briefs: Sequence[str | None] | None = None, layer: int | None = None,
+                      source: str = "prompt") -> list[float | None]:
     """Just the creativity score per text (see :func:`score_texts`)."""
-    return [r["creativity"] for r in score_texts(runtime, texts, briefs=briefs, direction=direction, layer=layer)]
+    return [r["creativity"] for r in score_texts(runtime, texts, briefs=briefs, direction=direction,
+                                                 layer=layer, source=source)]

@@ -38,6 +38,7 @@ from .chat import answer_batch, prompt_ids
 from .loading import Runtime, decoder_layers
 
 SCALE_DIVISOR = 100.0
+SOURCES = ("prompt", "response")
 FORMAT_VERSION = "1"
 
 
@@ -216,9 +217,16 @@ class Direction:
         for layer in self.layers:
             digest.update(f"{layer}:{self.scales[layer]!r};".encode())
             digest.update(self.vectors[layer].detach().float().contiguous().numpy().tobytes())
+        for layer in sorted(self.response_vectors):
+            digest.update(f"response:{layer};".encode())
+            digest.update(self.response_vectors[layer].detach().float().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
     def vector(self, layer: int, source: str = "prompt") -> torch.Tensor:
+        """The unit vector of ``layer``; ``source`` "prompt" (contrastive prompts, the default)
+        or "response" (plain vs creative answers)."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown direction source {source!r}: use 'prompt' or 'response'")
         vectors = self.vectors if source == "prompt" else self.response_vectors
         if layer not in vectors:
             raise ValueError(f"the direction has no {source} vector for layer {layer}: "
@@ -273,23 +281,26 @@ class Steering:
     """A steered condition: which direction, at which layer(s), how strongly.
 
     ``alpha`` is in percent of the layer's median hidden-state norm (see module docstring);
-    ``layers`` None = the direction's recommended layer.
+    ``layers`` None = the direction's recommended layer; ``source`` picks the prompt-based
+    (default, Olson et al.) or the response-based vectors.
     """
 
     direction: Direction
     alpha: float
     layers: tuple[int, ...] | None = None
+    source: str = "prompt"
 
     def resolved_layers(self) -> tuple[int, ...]:
         return tuple(self.layers) if self.layers else (self.direction.recommended_layer,)
 
     def direction_by_layer(self) -> dict[int, torch.Tensor]:
         """Vectors scaled to the alpha unit, ready for :func:`steer` (which multiplies by alpha)."""
-        return {l: self.direction.vector(l) * self.direction.scales[l] for l in self.resolved_layers()}
+        return {l: self.direction.vector(l, self.source) * self.direction.scales[l] for l in self.resolved_layers()}
 
     def provenance(self) -> dict:
         return {"direction_hash": self.direction.sha256, "layers": list(self.resolved_layers()),
-                "alpha": float(self.alpha), "alpha_unit": "percent_of_median_hidden_norm"}
+                "alpha": float(self.alpha), "alpha_unit": "percent_of_median_hidden_norm",
+                "direction_source": self.source}
 
 
 # --- data -------------------------------------------------------------------------------------
