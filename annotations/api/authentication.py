@@ -9,6 +9,7 @@ needs none: there is nothing to forge. The request body must be JSON besides (se
 views' parser classes), which a cross-site form cannot send without a CORS preflight.
 """
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
 
 from annotations import rater_session
@@ -23,3 +24,15 @@ class RaterSessionAuthentication(SessionAuthentication):
         if rater_session.has_rater(request._request):
             self.enforce_csrf(request)
         return None
+
+
+
+class RaterSessionScheme(OpenApiAuthenticationExtension):
+    """How the schema describes the rater session: the session cookie set by join."""
+
+    target_class = "annotations.api.authentication.RaterSessionAuthentication"
+    name = "raterSession"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
+                "description": "Session cookie set by POST /api/rate/<slug>/join/ (crowd) or an invite link."}

@@ -38,7 +38,7 @@ def _study(slug: str) -> Study:
 
 # --- serializers ------------------------------------------------------------------------------
 
-class DetailSerializer(serializers.Serializer):
+class RaterDetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(required=False)
 
@@ -202,8 +202,8 @@ class RaterJoinApi(_RaterApi):
     throttle_classes = [JoinThrottle]
 
     @extend_schema(request=JoinInputSerializer,
-                   responses={200: JoinOutputSerializer, 201: JoinOutputSerializer, 400: DetailSerializer,
-                              404: DetailSerializer, 409: DetailSerializer})
+                   responses={200: JoinOutputSerializer, 201: JoinOutputSerializer, 400: RaterDetailSerializer,
+                              404: RaterDetailSerializer, 409: RaterDetailSerializer})
     def post(self, request, slug):
         data = JoinInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -230,7 +230,7 @@ class RaterQualificationApi(_RaterApi):
     """Answer the panel's qualification (one attempt). Raters who joined this study."""
 
     @extend_schema(request=QualificationInputSerializer,
-                   responses={200: QualificationOutputSerializer, 400: DetailSerializer, 403: DetailSerializer})
+                   responses={200: QualificationOutputSerializer, 400: RaterDetailSerializer, 403: RaterDetailSerializer})
     def post(self, request, slug):
         rater, refusal = self.rater_in(_study(slug))
         if refusal:
@@ -248,7 +248,7 @@ class RaterNextApi(_RaterApi):
     """The next item to judge (or the one held). 204 when nothing is left for you."""
 
     @extend_schema(responses={200: NextItemSerializer, 204: OpenApiResponse(description="Nothing left: see done/"),
-                              403: DetailSerializer, 409: DetailSerializer, 503: DetailSerializer})
+                              403: RaterDetailSerializer, 409: RaterDetailSerializer, 503: RaterDetailSerializer})
     def get(self, request, slug):
         rater, refusal = self.rater_in(_study(slug))
         if refusal:
@@ -273,7 +273,7 @@ class RaterNextApi(_RaterApi):
 class RaterDoneApi(_RaterApi):
     """The completion code, once a rater has finished."""
 
-    @extend_schema(responses={200: DoneSerializer, 403: DetailSerializer})
+    @extend_schema(responses={200: DoneSerializer, 403: RaterDetailSerializer})
     def get(self, request, slug):
         rater, refusal = self.rater_in(_study(slug))
         if refusal:
@@ -304,8 +304,8 @@ class JudgmentCreateApi(_AssignmentApi):
     """Submit the judgment of an assignment. Idempotent by client_key. Rate-limited."""
 
     @extend_schema(request=JudgmentInputSerializer,
-                   responses={201: RecordedSerializer, 200: RecordedSerializer, 400: DetailSerializer,
-                              404: DetailSerializer, 409: DetailSerializer})
+                   responses={201: RecordedSerializer, 200: RecordedSerializer, 400: RaterDetailSerializer,
+                              404: RaterDetailSerializer, 409: RaterDetailSerializer})
     def post(self, request, public_id):
         assignment, refusal = self.mine(public_id)
         if refusal:
@@ -324,8 +324,8 @@ class AssignmentSkipApi(_AssignmentApi):
     """"Can't judge" this assignment, with a reason. Idempotent by client_key."""
 
     @extend_schema(request=SkipInputSerializer,
-                   responses={201: RecordedSerializer, 200: RecordedSerializer, 400: DetailSerializer,
-                              404: DetailSerializer, 409: DetailSerializer})
+                   responses={201: RecordedSerializer, 200: RecordedSerializer, 400: RaterDetailSerializer,
+                              404: RaterDetailSerializer, 409: RaterDetailSerializer})
     def post(self, request, public_id):
         assignment, refusal = self.mine(public_id)
         if refusal:
@@ -353,7 +353,7 @@ class PanelInvitesApi(APIView):
                                                context={"request": request}).data)
 
     @extend_schema(request=InviteInputSerializer, responses={201: InviteOutputSerializer(many=True),
-                                                             400: DetailSerializer})
+                                                             400: RaterDetailSerializer})
     def post(self, request, panel_id):
         panel = get_object_or_404(Panel, pk=panel_id)
         data = InviteInputSerializer(data=request.data)
