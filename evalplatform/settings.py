@@ -128,7 +128,6 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Deleting a study first writes its judgments and set-up here (services/deletion.py).
 STUDY_DELETE_EXPORT_DIR = Path(os.environ.get("STUDY_DELETE_EXPORT_DIR", VAR_DIR / "deleted-studies"))
 LOGIN_URL = "/admin/login/"
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # Uploads: the import size limit (bytes), also the request body limit for file uploads.
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 20 * 1024 * 1024))
