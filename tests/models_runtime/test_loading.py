@@ -86,3 +86,14 @@ def test_an_adapter_is_off_unless_asked_for(tiny, tmp_path):
 def test_an_adapter_folder_without_weights_is_refused(tiny, tmp_path):
     with pytest.raises(ModelLoadError, match="not a LoRA adapter folder"):
         loading.load_adapter(tiny, tmp_path)
+
+
+def test_the_runtime_never_imports_django():
+    import subprocess
+
+    code = ("import sys; import models_runtime.cli, models_runtime.generation, models_runtime.steering, "
+            "models_runtime.scoring, models_runtime.judge, models_runtime.finetune, models_runtime.diversity; "
+            "print('django' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=loading.PROJECT_ROOT, env={"PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "False"
