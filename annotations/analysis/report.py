@@ -88,7 +88,9 @@ def build_report(*, study: str, task: str, criteria=None, pj: pd.DataFrame | Non
     panels = sorted(p for p in df["panel"].unique().tolist())
     cond_names = None
     if conditions is not None and len(conditions):
-        present = (set(df["cond_a"]) | set(df["cond_b"])) if task == "pairwise" else set(df["condition"])
+        real = df[~df["attention_check"].astype(bool)]  # decoys have no condition
+        present = (set(real["cond_a"]) | set(real["cond_b"])) if task == "pairwise" else set(real["condition"])
+        present = {c for c in present if isinstance(c, str)}
         cond_names = [c for c in conditions["name"].tolist() if c in present]
         cond_names += sorted(present - set(cond_names))
 
