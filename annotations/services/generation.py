@@ -18,7 +18,7 @@ from .jobs import JobError, job_progress
 from .runtime import condition_runtime, sample_seed, worker_runtime
 
 GENERATED_KINDS = (Condition.Kind.BASE, Condition.Kind.FINE_TUNED, Condition.Kind.STEERED)
-BATCH = 8
+BATCH = 16
 
 
 def missing_samples(study: Study, conditions) -> list[tuple[Condition, object, int]]:
