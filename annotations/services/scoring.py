@@ -68,8 +68,12 @@ def candidates_score(job: Job) -> dict:
 
 
 def _semantic_scores(study: Study, candidates) -> int:
-    """Embedding novelty per candidate and diversity / attractor rate per brief x condition."""
-    if not candidates:
+    """Embedding novelty per candidate and diversity / attractor rate per brief x condition.
+
+    They depend on the whole set of candidates, so they are recomputed (all of them) only when
+    some candidate has none yet, e.g. after more candidates were generated or imported."""
+    have = set(Score.objects.filter(candidate__study=study, name="novelty_within").values_list("candidate_id", flat=True))
+    if not candidates or all(c.id in have for c in candidates):
         return 0
     from models_runtime.diversity import semantic_scores
 
