@@ -120,10 +120,12 @@ def prompt_states(runtime: Runtime, prompts: Sequence[str], layers: Sequence[int
     Returns (n_prompts, n_layers, hidden) float32 on CPU.
     """
     tok = runtime.tokenizer
+    encoded = [prompt_ids(tok, p) for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))  # less padding per batch
     out = []
     with capture_layers(runtime.model, layers) as captured:
         for start in range(0, len(prompts), batch_size):
-            rows = [prompt_ids(tok, p) for p in prompts[start: start + batch_size]]
+            rows = [encoded[i] for i in order[start: start + batch_size]]
             width = max(len(r) for r in rows)
             ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros_like(ids)
@@ -134,7 +136,13 @@ def prompt_states(runtime: Runtime, prompts: Sequence[str], layers: Sequence[int
             last = torch.tensor([len(r) - 1 for r in rows])
             rows_idx = torch.arange(len(rows))
             out.append(torch.stack([captured[l][rows_idx, last].float().cpu() for l in layers], 1))
-    return torch.cat(out)
+    return _unsort(torch.cat(out), order)
+
+
+def _unsort(states: torch.Tensor, order: list[int]) -> torch.Tensor:
+    restored = torch.empty_like(states)
+    restored[torch.tensor(order)] = states
+    return restored
 
 
 @torch.no_grad()
@@ -142,17 +150,20 @@ def answer_states(runtime: Runtime, briefs: Sequence[str | None], answers: Seque
                   layers: Sequence[int], batch_size: int = 16, max_length: int = 512) -> torch.Tensor:
     """Mean hidden state over each answer's tokens, the answer read as the assistant's reply to
     its brief. Returns (n_answers, n_layers, hidden) float32 on CPU."""
+    lengths = [len(b or "") + len(a) for b, a in zip(briefs, answers)]
+    order = sorted(range(len(answers)), key=lambda i: lengths[i])  # less padding per batch
     out = []
     with capture_layers(runtime.model, layers) as captured:
         for start in range(0, len(answers), batch_size):
-            batch = answer_batch(runtime.tokenizer, briefs[start: start + batch_size],
-                                 answers[start: start + batch_size], max_length).to(runtime.device)
+            idx = order[start: start + batch_size]
+            batch = answer_batch(runtime.tokenizer, [briefs[i] for i in idx], [answers[i] for i in idx],
+                                 max_length).to(runtime.device)
             _trunk(runtime)(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
             weights = batch.answer_mask.float().unsqueeze(-1)  # (batch, seq, 1)
             count = weights.sum(1).clamp(min=1)  # (batch, 1)
             out.append(torch.stack(
                 [((captured[l].float() * weights).sum(1) / count).cpu() for l in layers], 1))
-    return torch.cat(out)
+    return _unsort(torch.cat(out), order)
 
 
 def _trunk(runtime: Runtime):
