@@ -53,14 +53,17 @@ def _rss_child(mode: str, model: str | None, adapter: str, direction: str, max_n
         steering = Steering(Direction.load(direction), 8.0)
         generate_batch(runtime, [PROMPT] * 8, config=config, adapter=sha)
         generate_batch(runtime, [PROMPT] * 8, config=config, steering=steering)
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    import psutil
+
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "rss_mb": psutil.Process().memory_info().rss / 2**20}))
 
 
 def _rss(mode, args, adapter, direction) -> float:
     cmd = [sys.executable, __file__, "--rss-child", mode, "--adapter", adapter, "--direction", direction,
            "--max-new-tokens", str(args.max_new_tokens)] + (["--model", args.model] if args.model else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["peak_rss_mb"]
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -116,10 +119,12 @@ def main() -> None:
                                 config=FinetuneConfig(steps=1, batch_size=2)).path
         direction_file = str(Path(tmp) / "direction.safetensors")
         direction.save(direction_file)
-        base_mb = _rss("base", args, adapter, direction_file)
-        full_mb = _rss("full", args, adapter, direction_file)
-    print(f"peak RSS: base {base_mb:.0f} MB, base + adapter + direction {full_mb:.0f} MB, "
-          f"ratio {full_mb / base_mb:.3f} (target <= 1.10)")
+        base = _rss("base", args, adapter, direction_file)
+        full = _rss("full", args, adapter, direction_file)
+    print(f"peak RSS: base {base['peak_rss_mb']:.0f} MB, base + adapter + direction {full['peak_rss_mb']:.0f} MB, "
+          f"ratio {full['peak_rss_mb'] / base['peak_rss_mb']:.3f} (target <= 1.10)")
+    print(f"RSS after generating: base {base['rss_mb']:.0f} MB, base + adapter + direction {full['rss_mb']:.0f} MB, "
+          f"ratio {full['rss_mb'] / base['rss_mb']:.3f}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def cmd_extract_direction(args) -> None:
     for row in direction.report:
         _print({**row, "recommended": row["layer"] == direction.recommended_layer})
     _print({"out": str(args.out), "sha256": sha, "recommended_layer": direction.recommended_layer,
-            "method": direction.method, "model_fingerprint": runtime.fingerprint})
+            "method": direction.method, "model_fingerprint": runtime.fingerprint,
+            "best_scoring_source": direction.best_scoring_source()})
 
 
 def cmd_generate(args) -> None:

@@ -276,7 +276,7 @@ def runtime_from_model(model, tokenizer, *, fingerprint: str | None = None, mode
         fingerprint=fingerprint,
         n_layers=len(decoder_layers(model)),
         model_path=model_path,
-        name=getattr(model.config, "_name_or_path", "") or Path(model_path).name,
+        name=Path(model_path).name if model_path else (getattr(model.config, "_name_or_path", "") or "model"),
     )
 
 

@@ -233,6 +233,16 @@ class Direction:
             digest.update(self.response_vectors[layer].detach().float().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
+    def best_scoring_source(self, layer: int | None = None) -> str | None:
+        """The vectors ("prompt" or "response") whose creativity score ranked held-out creative
+        answers higher more often at ``layer`` (default: the recommended one); None if unmeasured."""
+        layer = self.recommended_layer if layer is None else layer
+        row = next((r for r in self.report if r["layer"] == layer), None)
+        if row is None or row.get("paired_accuracy") is None:
+            return None
+        response = row.get("response_paired_accuracy")
+        return "response" if response is not None and response > row["paired_accuracy"] else "prompt"
+
     def vector(self, layer: int, source: str = "prompt") -> torch.Tensor:
         """The unit vector of ``layer``; ``source`` "prompt" (contrastive prompts, the default)
         or "response" (plain vs creative answers)."""

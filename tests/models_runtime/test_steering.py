@@ -100,6 +100,7 @@ def test_extraction_report_and_file_round_trip(tiny_shared, tmp_path):
     assert torch.equal(loaded.vector(2), direction.vector(2))
     assert torch.equal(loaded.vector(2, "response"), direction.vector(2, "response"))
     assert loaded.report == json.loads(json.dumps(direction.report))
+    assert loaded.best_scoring_source() in ("prompt", "response")
 
 
 def test_pca_extraction_records_its_method(tiny_shared):
