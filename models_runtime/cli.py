@@ -1,6 +1,6 @@
 """``python -m models_runtime``: the runtime without the web app (for GPU boxes), JSON lines out.
 
-Subcommands: ``extract-direction``, ``generate``, ``score``, ``finetune``, ``judge``. Every
+Subcommands: ``extract-direction``, ``generate``, ``score``, ``finetune``, ``judge``, ``validity``. Every
 result is one JSON object per line on stdout; errors go to stderr as one line saying what to do,
 with exit status 2.
 """
@@ -144,6 +144,18 @@ def cmd_judge(args) -> None:
                                      layer=args.layer, source=args.source)[0])
 
 
+def cmd_validity(args) -> None:
+    from .judge import judge_validity
+    from .steering import DATA_DIR, read_jsonl
+
+    pairs = read_jsonl(args.answer_pairs or DATA_DIR / "answer_pairs.jsonl", ["brief", "plain", "creative"])
+    heldout = [p for p in pairs if p.get("split", "heldout") == "heldout"]
+    runtime = _runtime(args)
+    direction = _direction(args.direction, runtime) if args.direction else None
+    _print(judge_validity(runtime, heldout, direction=direction, adapter=args.adapter, layer=args.layer,
+                          source=args.source))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m models_runtime", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["prompt", "response"], default="prompt",
                    help="which vectors of the direction file: contrastive prompts (default) or answers")
     p.set_defaults(func=cmd_judge)
+
+    p = common(sub.add_parser("validity", help="accuracy of the model and direction judges on held-out answer pairs"))
+    p.add_argument("--answer-pairs", default=None, help="answer pairs JSONL (default: bundled; heldout split)")
+    p.add_argument("--adapter", default=None, help="judge with this adapter on")
+    p.add_argument("--direction", default=None, help="also measure the direction judge")
+    p.add_argument("--layer", type=int, default=None)
+    p.add_argument("--source", choices=["prompt", "response"], default="prompt")
+    p.set_defaults(func=cmd_validity)
     return parser
 
 

@@ -334,6 +334,11 @@ def load_adapter(runtime: Runtime, adapter_dir: str | os.PathLike) -> str:
     with runtime.lock:
         if sha in runtime.adapters:
             return sha
+        trained_on = _trained_on(Path(adapter_dir))
+        if trained_on and trained_on != runtime.fingerprint:
+            raise ModelLoadError(
+                f"adapter {adapter_dir} was trained on base model {trained_on[:12]}, not on this one "
+                f"({runtime.fingerprint[:12]}): train it again on this base model")
         name = "a_" + sha[:16]
         try:
             runtime.model.load_adapter(str(adapter_dir), adapter_name=name)
@@ -346,6 +351,14 @@ def load_adapter(runtime: Runtime, adapter_dir: str | os.PathLike) -> str:
         runtime.model.disable_adapters()
         runtime.adapters[sha] = str(adapter_dir)
         return sha
+
+
+def _trained_on(adapter_dir: Path) -> str | None:
+    """Base fingerprint recorded by :func:`models_runtime.finetune.train_adapter`, if any."""
+    try:
+        return json.loads((adapter_dir / "training.json").read_text()).get("base_fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @contextlib.contextmanager

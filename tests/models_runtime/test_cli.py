@@ -74,3 +74,12 @@ def test_errors_are_one_line_with_a_fix(tiny_dir, tmp_path, capsys):
     assert "extract-direction" in capsys.readouterr().err
     assert cli.main(["score", "--texts", str(tiny_dir / "pairs.jsonl"), "--model", str(tiny_dir)]) == 2
     assert "line 1: JSON line without a 'text'" in capsys.readouterr().err
+
+
+def test_validity_reports_both_judges(tiny_dir, tmp_path, capsys):
+    direction = tmp_path / "d.safetensors"
+    run(capsys, "extract-direction", "--out", str(direction), "--model", str(tiny_dir),
+        "--pairs", str(tiny_dir / "pairs.jsonl"), "--answer-pairs", str(tiny_dir / "answers.jsonl"))
+    row = run(capsys, "validity", "--answer-pairs", str(tiny_dir / "answers.jsonl"), "--direction", str(direction),
+              "--model", str(tiny_dir))[0]
+    assert row["n"] == 2 and {"model_judge_accuracy", "direction_judge_accuracy"} <= set(row)

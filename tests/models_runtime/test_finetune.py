@@ -45,3 +45,13 @@ def test_uploaded_data_errors_name_the_example(tmp_path):
 def test_the_bundled_set_is_large_enough():
     examples = load_examples()
     assert len(examples) >= 150
+
+
+def test_an_adapter_trained_on_another_base_is_refused(tiny, tmp_path):
+    from models_runtime.loading import ModelLoadError, load_adapter
+
+    from .conftest import make_tiny_runtime
+
+    train_adapter(make_tiny_runtime(seed=3), EXAMPLES, tmp_path / "adapter", config=FinetuneConfig(steps=1, batch_size=2))
+    with pytest.raises(ModelLoadError, match="train it again on this base model"):
+        load_adapter(tiny, tmp_path / "adapter")
