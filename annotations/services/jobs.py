@@ -46,6 +46,8 @@ def job_enqueue(*, kind: str, study=None, condition=None, params: dict | None = 
             return existing
         job = Job.objects.create(kind=kind, study=study, condition=condition, params=params or {})
         transaction.on_commit(lambda: job_send(job_id=job.id, kind=kind))
+    if not transaction.get_connection().in_atomic_block:
+        job.refresh_from_db(fields=["progress_detail"])  # the send ran on commit: say if it waits
     return job
 
 
@@ -65,7 +67,11 @@ def job_send(*, job_id: int, kind: str, resend_waiting: bool = True) -> bool:
     from kombu.exceptions import KombuError
 
     try:
-        tasks.TASK_FOR_KIND[kind].apply_async((job_id,), retry=True, retry_policy=SEND_RETRY_POLICY)
+        # ignore_result: the outcome is on the Job row; asking Celery to keep it would also make
+        # the send subscribe to the result store (Redis), which fails with a RuntimeError, not
+        # a broker error, while Redis is down.
+        tasks.TASK_FOR_KIND[kind].apply_async((job_id,), retry=True, retry_policy=SEND_RETRY_POLICY,
+                                              ignore_result=True)
     except (KombuError, OSError) as exc:  # the broker is down or unreachable
         log.warning("job %s: broker unreachable (%s); it stays pending and is sent again later", job_id, exc)
         Job.objects.filter(id=job_id, status=Job.Status.PENDING).update(

@@ -46,7 +46,7 @@ def test_asking_twice_for_the_same_work_gives_the_same_job(django_capture_on_com
     from annotations import tasks
 
     sent = []
-    monkeypatch.setattr(tasks.gpu_generate, "delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr(tasks.gpu_generate, "apply_async", lambda args, **options: sent.append(args[0]))
     study = StudyFactory()
     with django_capture_on_commit_callbacks(execute=True):
         first = jobs.job_enqueue(kind=Job.Kind.GENERATE, study=study)

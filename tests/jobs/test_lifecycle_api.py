@@ -22,7 +22,7 @@ def no_broker(monkeypatch):
 
     sent = []
     for task in tasks.TASK_FOR_KIND.values():
-        monkeypatch.setattr(task, "delay", lambda job_id, _s=sent: _s.append(job_id))
+        monkeypatch.setattr(task, "apply_async", lambda args, _s=sent, **options: _s.append(args[0]))
     return sent
 
 
