@@ -471,7 +471,7 @@ def extract_direction(runtime: Runtime, pairs: Sequence[dict] | str | os.PathLik
             row["response_auc"] = roc_auc(r_proj_c[:, i], r_proj_b[:, i])
             row["response_paired_accuracy"] = float(paired["response"][i]) if "response" in paired else None
             row["cosine_prompt_response"] = float(torch.dot(vectors[i], response_vectors[i]))
-        report.append(row)
+        report.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
 
     return Direction(
         vectors={l: vectors[i].clone() for i, l in enumerate(layers)},
