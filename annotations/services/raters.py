@@ -158,17 +158,20 @@ def rater_may_continue(rater: Rater) -> None:
 def invite_use(*, token: str) -> Rater:
     """The rater of an invite: created and bound on first use. Raises JoinRefused."""
     with transaction.atomic():
-        # Locked so two first uses at once (a double click) bind one rater, not two.
-        invite = (Invite.objects.select_for_update(of=("self",)).select_related("panel__study", "rater")
+        # Locked so two first uses at once (a double click) bind one rater, not two. The rater
+        # is read after the lock, not joined into the locking query: a query that waited for the
+        # lock sees the invite's new rater_id but, under READ COMMITTED, not the rater row the
+        # other transaction inserted, and would bind a second rater.
+        invite = (Invite.objects.select_for_update(of=("self",)).select_related("panel__study")
                   .filter(token=token).first())
         if invite is None:
             raise JoinRefused("not_found", "This invitation link is not valid. Please check the link you were sent.")
         if invite.revoked_at is not None:
             raise JoinRefused("revoked", "This invitation has been withdrawn. Please contact the study team.")
-        if invite.rater is None:
+        if invite.rater_id is None:
             invite.rater = Rater.objects.create(panel=invite.panel)
             invite.save(update_fields=["rater"])
-        rater = invite.rater
+        rater = Rater.objects.get(pk=invite.rater_id)
         rater.panel = invite.panel
     return rater
 
