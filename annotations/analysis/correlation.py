@@ -69,6 +69,29 @@ def _weighted_midranks(x, weights):
     return rank_g[:, group]
 
 
+def signed_rank_p(x) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value (zeros dropped, as scipy's default).
+
+    Written out because per-brief coefficients over 3-4 conditions take few distinct values:
+    with ties, ``scipy.stats.wilcoxon`` falls back to a generic permutation test costing about a
+    second per call. Up to 16 values the exact sign-flip distribution is enumerated here in one
+    matrix product (the same p as scipy's permutation method); beyond, the normal approximation.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x) & (x != 0)]
+    n = len(x)
+    if n == 0:
+        return None
+    if n > 16:
+        return float(stats.wilcoxon(x, method="asymptotic").pvalue)
+    ranks = stats.rankdata(np.abs(x))
+    signs = (np.arange(2**n)[:, None] >> np.arange(n)) & 1  # (2^n, n): every sign pattern
+    null = signs @ ranks  # (2^n,) sum of positive ranks
+    centre = ranks.sum() / 2
+    observed = ranks[x > 0].sum()
+    return float(np.mean(np.abs(null - centre) >= abs(observed - centre) - 1e-9))
+
+
 def bootstrap_spearman(x, y, *, n_boot: int = 1000, seed: int = 0, ci: float = 0.95):
     """Percentile bootstrap interval of Spearman's rho, resampling points with replacement.
 
@@ -242,7 +265,7 @@ def _brief_and_system_level(bc: pd.DataFrame, cols, n_boot, seed):
             if w is not None:
                 rec["spearman_ci95"] = pair(*percentile_ci(boot_mean[:, k]))
             if np.any(rho != 0):
-                rec["spearman_p"] = num(stats.wilcoxon(rho).pvalue)
+                rec["spearman_p"] = num(signed_rank_p(rho))
         brief_recs.append(rec)
     # system level: condition means (mean over briefs of the per-brief means)
     cnt = np.zeros((n_b, n_c))

@@ -112,3 +112,19 @@ def test_model_judge_agreement_with_the_majority():
     assert rec["n"] == 2 and rec["agreement_with_majority"] == 0.5
     lo, hi = rec["ci95"]
     assert lo < 0.5 < hi
+
+
+def test_the_signed_rank_p_value_equals_scipy_with_and_without_ties():
+    """Reference: scipy.stats.wilcoxon (exact distribution without ties, permutation with ties)."""
+    import numpy as np
+    from scipy import stats
+
+    from annotations.analysis.correlation import signed_rank_p
+
+    rng = np.random.default_rng(3)
+    for n in (4, 7, 12):
+        tied = rng.choice([-1.0, -0.5, 0.5, 1.0], size=n)
+        assert signed_rank_p(tied) == pytest.approx(stats.wilcoxon(tied).pvalue)
+        distinct = rng.normal(size=n)
+        assert signed_rank_p(distinct) == pytest.approx(stats.wilcoxon(distinct, method="exact").pvalue)
+    assert signed_rank_p([0.0, 0.0]) is None
