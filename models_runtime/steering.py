@@ -340,6 +340,8 @@ def read_jsonl(path: str | os.PathLike, required: Sequence[str]) -> list[dict]:
                 record = json.loads(line)
             except ValueError as exc:
                 raise ValueError(f"{path}, line {number}: not valid JSON ({exc})") from exc
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}")
             missing = [k for k in required if not isinstance(record.get(k), str) or not record[k].strip()]
             if missing:
                 raise ValueError(f"{path}, line {number}: missing or empty {', '.join(missing)}")
