@@ -45,16 +45,20 @@ def candidates_score(job: Job) -> dict:
     candidates = list(scored_candidates(study))
     have = set(Score.objects.filter(candidate__study=study, name=MARKER).values_list("candidate_id", flat=True))
     todo = [c for c in candidates if c.id not in have]
-    written = 0
+    written, source = 0, None
     if todo:
         from models_runtime.scoring import score_texts
 
         runtime = worker_runtime()
         direction, layer = study_direction(study)
+        # Score with whichever vectors passed the held-out validity check better at this layer
+        # (on SmolLM2 the answer-based vectors rank creative answers first far more often than
+        # the prompt-based ones that steer best); the choice is recorded in the job result.
+        source = (direction.best_scoring_source(layer) or "prompt") if direction is not None else None
         for start in range(0, len(todo), BATCH):
             batch = todo[start: start + BATCH]
             rows = score_texts(runtime, [c.text for c in batch], briefs=[c.brief.text for c in batch],
-                               direction=direction, layer=layer)
+                               direction=direction, layer=layer, source=source or "prompt")
             scores = [Score(candidate=c, name=name, value=row[name])
                       for c, row in zip(batch, rows) for name in MODEL_SCORES if row.get(name) is not None]
             with transaction.atomic():
@@ -64,7 +68,8 @@ def candidates_score(job: Job) -> dict:
     semantic = _semantic_scores(study, candidates)
     job_progress(job, 0.9, stage="model judge")
     verdicts = comparisons_judge(job, progress_from=0.9)
-    return {"scored": written, "semantic": semantic, "verdicts": verdicts}
+    return {"scored": written, "semantic": semantic, "verdicts": verdicts,
+            **({"creativity_source": source} if written else {})}
 
 
 def _semantic_scores(study: Study, candidates) -> int:
