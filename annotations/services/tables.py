@@ -129,15 +129,47 @@ def _read_csv(text: str, delimiter: str) -> Table:
     return Table(columns, rows)
 
 
+MAX_JSON_DEPTH = 20  # rows are flat records; a little nesting is allowed in metadata
+
+
+def _json_loads(text: str, line: int | None = None):
+    """json.loads that turns absurd nesting (a RecursionError) into a clear refusal."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        where = f" on line {line}" if line else ""
+        fail(f"the JSON is nested too deeply{where}; rows must be flat objects")
+
+
+def _check_json_values(obj, number: int) -> None:
+    """Refuse NUL characters (PostgreSQL cannot store them) and deep nesting in a row."""
+    stack = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            fail(f"a value is nested more than {MAX_JSON_DEPTH} levels deep", row=number)
+        if isinstance(value, str):
+            if "\x00" in value:
+                fail("a value contains a NUL character (\\u0000)", row=number)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in str(key):
+                    fail("a column name contains a NUL character (\\u0000)", row=number)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
 def _json_row(obj, number: int) -> dict:
     if not isinstance(obj, dict):
         fail(f"expected a JSON object, got {type(obj).__name__}", row=number)
+    _check_json_values(obj, number)
     return {str(k).strip(): v for k, v in obj.items()}
 
 
 def _read_json(text: str) -> Table:
     try:
-        doc = json.loads(text)
+        doc = _json_loads(text)
     except json.JSONDecodeError as exc:
         fail(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
     if isinstance(doc, dict) and isinstance(doc.get("rows"), list):
@@ -154,7 +186,7 @@ def _read_jsonl(text: str) -> Table:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = _json_loads(line, line_number)
         except json.JSONDecodeError as exc:
             fail(f"not valid JSON ({exc.msg}) on line {line_number}", row=len(rows) + 1)
         rows.append(_json_row(obj, len(rows) + 1))
