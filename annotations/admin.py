@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -43,6 +44,28 @@ class PanelInline(admin.TabularInline):
     extra = 0
     fields = ["name", "kind", "id_param", "completion_code", "max_items_per_rater"]
     show_change_link = True
+
+
+class KeepsJudgments:
+    """Judgments are append-only (the database refuses to delete them): a brief, condition,
+    candidate, panel or rater that judgments depend on cannot be deleted on its own. Delete
+    the whole study instead (it asks for confirmation and exports the judgments first)."""
+
+    judgment_paths: tuple[str, ...] = ()  # lookups from Judgment to this model
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None:
+            depends = Q()
+            for path in self.judgment_paths:
+                depends |= Q(**{path: obj})
+            if models.Judgment.objects.filter(depends).exists():
+                return False
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(models.Study)
@@ -140,14 +163,17 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Brief)
-class BriefAdmin(admin.ModelAdmin):
+class BriefAdmin(KeepsJudgments, admin.ModelAdmin):
+    judgment_paths = ("assignment__comparison__brief", "assignment__candidate__brief")
     list_display = ["external_id", "study", "kind", "title"]
     list_filter = ["study", "kind"]
     search_fields = ["external_id", "title", "text"]
 
 
 @admin.register(models.Condition)
-class ConditionAdmin(admin.ModelAdmin):
+class ConditionAdmin(KeepsJudgments, admin.ModelAdmin):
+    judgment_paths = ("assignment__comparison__candidate_a__condition",
+                      "assignment__comparison__candidate_b__condition", "assignment__candidate__condition")
     list_display = ["name", "study", "kind", "reference"]
     list_filter = ["study", "kind"]
     actions = ["train_adapter", "extract_direction"]
@@ -171,8 +197,10 @@ class ConditionAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Candidate)
-class CandidateAdmin(admin.ModelAdmin):
+class CandidateAdmin(KeepsJudgments, admin.ModelAdmin):
     """Unblinded preview of candidates: admins only."""
+
+    judgment_paths = ("assignment__comparison__candidate_a", "assignment__comparison__candidate_b", "assignment__candidate")
 
     list_display = ["id", "external_id", "study", "brief", "condition", "sample_index", "short_text"]
     list_filter = ["study", "condition"]
@@ -192,7 +220,8 @@ class InviteBulkForm(forms.Form):
 
 
 @admin.register(models.Panel)
-class PanelAdmin(admin.ModelAdmin):
+class PanelAdmin(KeepsJudgments, admin.ModelAdmin):
+    judgment_paths = ("assignment__rater__panel",)
     list_display = ["name", "study", "kind"]
     list_filter = ["study", "kind"]
     actions = ["create_invites"]
@@ -224,7 +253,8 @@ class PanelAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Rater)
-class RaterAdmin(admin.ModelAdmin):
+class RaterAdmin(KeepsJudgments, admin.ModelAdmin):
+    judgment_paths = ("assignment__rater",)
     list_display = ["pseudonym", "panel", "external_id", "excluded", "exclusion_reason", "simulated", "consent_at"]
     list_filter = ["panel__study", "panel", "excluded", "simulated"]
     search_fields = ["pseudonym", "external_id"]
