@@ -8,6 +8,15 @@ from annotations.api.permissions import RESEARCHERS_GROUP
 from .factories import UserFactory
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: rate-limit counters and cached reports of one
+    test must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def admin_user(db):
     return UserFactory(username="ada-admin", is_staff=True, is_superuser=True)

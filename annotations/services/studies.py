@@ -57,11 +57,29 @@ def panel_create(*, study: Study, name: str, kind: str = Panel.Kind.CROWD, **opt
 
 
 DECODING_KEYS = {"greedy", "temperature", "top_p", "top_k", "max_new_tokens", "system_prompt"}
+SETTINGS_KEYS = {"decoding", "adapter", "direction", "layer", "alpha", "seed"}
+
+
+def _has_nul(value) -> bool:
+    """PostgreSQL refuses NUL characters in text and JSON."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _check_condition_settings(kind: str, options: dict) -> dict:
     """Validate a condition's generation settings; errors name the key."""
     options = dict(options or {})
+    unknown = set(options) - SETTINGS_KEYS
+    if unknown:
+        raise ValidationError(f"settings has unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
+                              f"use {', '.join(sorted(SETTINGS_KEYS))}")
+    if _has_nul(options):
+        raise ValidationError("settings contain a NUL character")
     decoding = options.get("decoding") or {}
     if not isinstance(decoding, dict):
         raise ValidationError("settings.decoding must be an object")
@@ -75,6 +93,8 @@ def _check_condition_settings(kind: str, options: dict) -> dict:
     if "max_new_tokens" in decoding and not (isinstance(decoding["max_new_tokens"], int)
                                              and 1 <= decoding["max_new_tokens"] <= 2048):
         raise ValidationError("settings.decoding.max_new_tokens must be an integer from 1 to 2048")
+    if "seed" in options and not isinstance(options["seed"], int):
+        raise ValidationError("settings.seed must be an integer")
     if "alpha" in options and not isinstance(options["alpha"], (int, float)):
         raise ValidationError("settings.alpha must be a number")
     if options.get("layer") is not None and not (isinstance(options["layer"], int) and options["layer"] >= 0):

@@ -15,7 +15,8 @@ SHOW = ("import django, json; django.setup(); from django.conf import settings a
 
 def run(env, *args):
     base = {k: v for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")}
+            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
+                         "DJANGO_ALLOW_ASYNC_UNSAFE")}  # set by the browser tests for Playwright
     return subprocess.run([sys.executable, *args], cwd=ROOT, env={**base, "DJANGO_SETTINGS_MODULE": "evalplatform.settings",
                                                                   **env}, capture_output=True, text=True, timeout=120)
 

@@ -93,3 +93,14 @@ def test_lifecycle_endpoints_are_for_researchers_only(api_client, outsider, stud
     assert getattr(api_client, method)(url).status_code in (401, 403)
     api_client.force_authenticate(outsider)
     assert getattr(api_client, method)(url).status_code == 403
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"colour": "red"}, "unknown key(s) 'colour'"),
+    ({"decoding": {"system_prompt": "a\x00b"}}, "NUL character"),
+])
+def test_condition_settings_refuse_unknown_keys_and_nul_characters(api_client, researcher, study, settings, message):
+    api_client.force_authenticate(researcher)
+    response = api_client.post("/api/studies/round1/conditions/", {"name": "x", "kind": "base", "settings": settings},
+                               format="json")
+    assert response.status_code == 400 and message in response.json()["detail"]
