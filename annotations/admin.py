@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponseRedirect
@@ -58,14 +59,17 @@ class KeepsJudgments:
         actions.pop("delete_selected", None)
         return actions
 
-    def has_delete_permission(self, request, obj=None):
+    def delete_view(self, request, object_id, extra_context=None):
+        # Refused here rather than in has_delete_permission, which the admin also asks for
+        # every object a study deletion cascades to: deleting the whole study stays possible.
+        obj = self.get_object(request, unquote(object_id))
         if obj is not None:
             depends = Q()
             for path in self.judgment_paths:
                 depends |= Q(**{path: obj})
             if models.Judgment.objects.filter(depends).exists():
-                return False
-        return super().has_delete_permission(request, obj)
+                raise PermissionDenied("judgments depend on this; delete the whole study instead")
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(models.Study)

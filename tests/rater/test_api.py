@@ -186,20 +186,15 @@ def test_every_rater_endpoint_is_in_the_openapi_schema(db):
         assert path in schema, path
 
 
-def test_submitting_is_rate_limited_per_rater(crowd, settings):
+def test_submitting_is_rate_limited_per_rater(crowd, monkeypatch):
     from annotations.throttles import SubmitThrottle
 
-    SubmitThrottle.THROTTLE_RATES = {"join": "30/minute", "submit": "2/minute"}
-    try:
-        client = joined()
-        item = client.get("/api/rate/blind/next/").json()
-        codes = [submit(client, item["assignment"], key="same").status_code for _ in range(3)]
-        other = joined(worker="P2")
-        other_item = other.get("/api/rate/blind/next/").json()
-        other_code = submit(other, other_item["assignment"]).status_code
-    finally:
-        from rest_framework.settings import api_settings
-
-        SubmitThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    monkeypatch.setattr(SubmitThrottle, "THROTTLE_RATES", {"join": "30/minute", "submit": "2/minute"})
+    client = joined()
+    item = client.get("/api/rate/blind/next/").json()
+    codes = [submit(client, item["assignment"], key="same").status_code for _ in range(3)]
+    other = joined(worker="P2")
+    other_item = other.get("/api/rate/blind/next/").json()
+    other_code = submit(other, other_item["assignment"]).status_code
     assert codes == [201, 200, 429]
     assert other_code == 201
