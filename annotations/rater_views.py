@@ -116,6 +116,12 @@ def join(request, slug):
     except raters.JoinRefused as exc:
         return _refusal(request, exc)
     rater_session.remember(request, rater)
+    if rater.consent_at is None:
+        # The consent page comes in this very answer (its form posts to the consent URL): a
+        # browser that drops the session cookie on the redirect still sees what it agrees to.
+        return render(request, "rater/consent.html", {
+            "study": study, "form": ConsentForm(), "panel": rater.panel,
+            "action": reverse("rater-consent", args=[slug])})
     return redirect(_next_step(rater, slug))
 
 
