@@ -349,11 +349,52 @@ class Assignment(TimeStamped):
                                     name="assignment_unique_rater_comparison"),
             models.UniqueConstraint(fields=["rater", "candidate"], condition=Q(candidate__isnull=False),
                                     name="assignment_unique_rater_candidate"),
+            # A rater holds one lease at a time (services/assignment.py relies on it).
+            models.UniqueConstraint(fields=["rater"], condition=Q(status="leased"), name="assignment_one_lease"),
+            # One submission key completes one item: the database refuses a key reused for another.
+            models.UniqueConstraint(fields=["rater", "client_key"], condition=~Q(client_key=""),
+                                    name="assignment_unique_rater_client_key"),
         ]
         indexes = [
             models.Index(fields=["status", "lease_expires_at"], name="assignment_lease"),
             models.Index(fields=["comparison", "status"], name="assignment_comparison_status"),
             models.Index(fields=["candidate", "status"], name="assignment_candidate_status"),
+        ]
+
+
+class ItemLoad(models.Model):
+    """How full one item is in one panel: the index the next-item queue reads.
+
+    Written only by services/assignment.py, always under the item's row lock, so the queue
+    reads one indexed row per item instead of counting assignments. ``load`` counts the
+    panel's judged and leased assignments of the item; the counts hold until ``valid_until``
+    (the first counted lease's expiry, or the moment a lease was given up), after which the
+    next lease of the item recounts them from the assignments. A missing row is recounted
+    the same way: no migration or repair is ever needed to build the table.
+    """
+
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="item_loads", help_text="The panel.")
+    comparison = models.ForeignKey(Comparison, null=True, blank=True, on_delete=models.CASCADE, related_name="loads",
+                                   help_text="The pair (pairwise studies).")
+    candidate = models.ForeignKey(Candidate, null=True, blank=True, on_delete=models.CASCADE, related_name="loads",
+                                  help_text="The candidate (rating studies).")
+    load = models.PositiveIntegerField(default=0, help_text="Judged plus leased assignments of the panel.")
+    valid_until = models.DateTimeField(
+        null=True, blank=True, help_text="The counts hold until then (a counted lease may lapse); empty: for good.")
+    left_a = models.PositiveIntegerField(default=0, help_text="Unexpired assignments showing canonical A on the left.")
+    left_b = models.PositiveIntegerField(default=0, help_text="Unexpired assignments showing canonical B on the left.")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(comparison__isnull=False) & Q(candidate__isnull=True))
+                | (Q(comparison__isnull=True) & Q(candidate__isnull=False)),
+                name="itemload_one_item",
+            ),
+            models.UniqueConstraint(fields=["panel", "comparison"], condition=Q(comparison__isnull=False),
+                                    name="itemload_unique_panel_comparison"),
+            models.UniqueConstraint(fields=["panel", "candidate"], condition=Q(candidate__isnull=False),
+                                    name="itemload_unique_panel_candidate"),
         ]
 
 

@@ -33,3 +33,12 @@ def rater_for(request, study: Study) -> Rater | None:
     if rater_id is None:
         return None
     return Rater.objects.select_related("panel__study", "invite").filter(pk=rater_id, panel__study=study).first()
+
+
+def rater_for_slug(request, slug: str) -> Rater | None:
+    """``rater_for`` by the study's slug, in one query."""
+    ids = rater_ids(request)
+    if not ids:
+        return None
+    return (Rater.objects.select_related("panel__study", "invite")
+            .filter(pk__in=ids, panel__study__slug=slug).first())

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotations import rater_session
 from annotations.forms import ConsentForm, JoinForm, JudgeForm, QualificationForm, SkipForm
-from annotations.models import Assignment, Study
+from annotations.models import Study
 from annotations.services import assignment as queue
 from annotations.services import judging, raters
 from annotations.throttles import JoinThrottle, SubmitThrottle, allowed
@@ -220,20 +220,16 @@ def _judge_post(request, study, rater, slug):
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("rater-judge", slug=slug)
-    assignment = Assignment.objects.filter(public_id=form.cleaned_data["assignment"], rater=rater).first()
-    if assignment is None:
-        messages.error(request, "That item is not one of yours.")
-        return redirect("rater-judge", slug=slug)
     data = form.cleaned_data
+    mine = {"public_id": data["assignment"], "rater_ids": [rater.pk]}
     try:
         if skipping:
-            judging.assignment_skip(assignment=assignment, rater=rater, reason=data["reason"],
-                                    detail=data["detail"], client_key=data["client_key"])
+            judging.skip_submit(**mine, reason=data["reason"], detail=data["detail"], client_key=data["client_key"])
         else:
-            judging.judgment_record(assignment=assignment, rater=rater, choices=form.choices(),
-                                    strength=data["strength"] or None, rationale=data["rationale"],
-                                    seconds=data["seconds"], client_key=data["client_key"], source="web")
-    except judging.JudgingRefused as exc:
+            judging.judgment_submit(**mine, choices=form.choices(), strength=data["strength"] or None,
+                                    rationale=data["rationale"], seconds=data["seconds"],
+                                    client_key=data["client_key"], source="web")
+    except (judging.JudgingRefused, raters.JoinRefused) as exc:
         messages.error(request, exc.message)
     return redirect("rater-judge", slug=slug)
 

@@ -5,8 +5,9 @@ Measures, in one run and against the same server process, twice:
     loop's judgments/s and requests/s, p50/p99 of GET next and POST judgment, and the same
     for a bare endpoint of the same app (GET /healthz: one SELECT 1 and a broker ping) at the
     same concurrency; the ratio of the two throughputs is the figure to compare;
-  * paced (each rater reads for ``--think`` seconds, +-50%, between items; people take far
-    longer): latency at that concurrency, for raters and for the bare endpoint.
+  * paced (each rater reads for ``--think`` seconds, +-50%, between items, and raters arrive
+    spread over the first ``--think`` seconds; people take far longer): latency at that
+    concurrency, for raters and for the bare endpoint.
 
     .venv/bin/python bench/serve.py --raters 64 --seconds 20
 
@@ -71,6 +72,8 @@ print(study_open(study=s))
 panel_create(study=s, name="crowd", kind="crowd", completion_code="BENCH")
 """
     subprocess.run([PY, "manage.py", "shell", "-c", setup], cwd=ROOT, env=env, check=True)
+    # Planner statistics for the freshly loaded tables, as autovacuum would gather soon after.
+    subprocess.run(["psql", db_url, "-qc", "ANALYZE"], check=True)
 
 
 class Conn:
@@ -117,6 +120,8 @@ def pause(think: float) -> None:
 
 
 def rater_loop(port: int, deadline: float, prefix: str, out: dict, think: float = 0.0) -> None:
+    if think:
+        time.sleep(random.uniform(0, think))  # people arrive over time, not all in the same millisecond
     while time.time() < deadline:
         conn = Conn(port)
         status, body, _ = conn.request("POST", "/api/rate/bench/join/",
@@ -145,6 +150,8 @@ def rater_loop(port: int, deadline: float, prefix: str, out: dict, think: float 
 
 
 def bare_loop(port: int, deadline: float, path: str, out: dict, think: float = 0.0) -> None:
+    if think:
+        time.sleep(random.uniform(0, think))
     conn = Conn(port)
     while time.time() < deadline:
         status, body, t = conn.request("GET", path)

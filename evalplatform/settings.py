@@ -180,6 +180,10 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
+# Sessions: read from the shared cache when there is one (Redis), written through to the
+# database; the file cache of the embedded mode is no faster than SQLite, so it keeps the default.
+SESSION_ENGINE = ("django.contrib.sessions.backends.cached_db" if os.environ.get("CACHE_URL")
+                  else "django.contrib.sessions.backends.db")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -181,10 +181,11 @@ class _RaterApi(APIView):
     permission_classes = [HasRaterSession]
     parser_classes = [JSONParser]
 
-    def rater_in(self, study):
-        """The session's rater in ``study`` if they may go on, else an error Response."""
-        rater = rater_session.rater_for(self.request._request, study)
+    def rater_in(self, slug: str):
+        """The session's rater in the study ``slug`` if they may go on, else an error Response."""
+        rater = rater_session.rater_for_slug(self.request._request, slug)
         if rater is None:
+            _study(slug)  # 404 for a study that does not exist
             return None, Response({"detail": "You have not joined this study."}, status=403)
         try:
             raters.rater_may_continue(rater)
@@ -232,7 +233,7 @@ class RaterQualificationApi(_RaterApi):
     @extend_schema(request=QualificationInputSerializer,
                    responses={200: QualificationOutputSerializer, 400: RaterDetailSerializer, 403: RaterDetailSerializer})
     def post(self, request, slug):
-        rater, refusal = self.rater_in(_study(slug))
+        rater, refusal = self.rater_in(slug)
         if refusal:
             return refusal
         data = QualificationInputSerializer(data=request.data)
@@ -250,7 +251,7 @@ class RaterNextApi(_RaterApi):
     @extend_schema(responses={200: NextItemSerializer, 204: OpenApiResponse(description="Nothing left: see done/"),
                               403: RaterDetailSerializer, 409: RaterDetailSerializer, 503: RaterDetailSerializer})
     def get(self, request, slug):
-        rater, refusal = self.rater_in(_study(slug))
+        rater, refusal = self.rater_in(slug)
         if refusal:
             return refusal
         if raters.needs_qualification(rater):
@@ -275,7 +276,7 @@ class RaterDoneApi(_RaterApi):
 
     @extend_schema(responses={200: DoneSerializer, 403: RaterDetailSerializer})
     def get(self, request, slug):
-        rater, refusal = self.rater_in(_study(slug))
+        rater, refusal = self.rater_in(slug)
         if refusal:
             return refusal
         if rater.finished_at is None:
@@ -285,58 +286,48 @@ class RaterDoneApi(_RaterApi):
 
 class _AssignmentApi(_RaterApi):
     throttle_classes = [SubmitThrottle]
+    submit = None  # the service that completes an assignment (judging.judgment_submit or skip_submit)
 
-    def mine(self, public_id):
-        """The assignment if it is the session rater's; strangers get the same 404 as a wrong id."""
-        assignment = (Assignment.objects.select_related("rater__panel__study", "rater__invite")
-                      .filter(public_id=public_id, rater_id__in=rater_session.rater_ids(self.request._request)).first())
-        if assignment is None:
-            return None, Response({"detail": "No assignment with this id among yours.", "code": "not_yours"},
-                                  status=404)
+    def complete(self, public_id, data: serializers.Serializer, **extra) -> Response:
+        rater_ids = rater_session.rater_ids(self.request._request)
+        if not data.is_valid():
+            # Someone else's assignment is "not found" whatever was sent (checked only here:
+            # the service checks ownership itself on the way to a write).
+            if not Assignment.objects.filter(public_id=public_id, rater_id__in=rater_ids).exists():
+                return _refused(judging.JudgingRefused("not_yours", "No assignment with this id among yours."),
+                                JUDGE_STATUS)
+            data.is_valid(raise_exception=True)
         try:
-            raters.rater_may_continue(assignment.rater)
+            recorded = self.submit(public_id=public_id, rater_ids=rater_ids, **extra, **data.validated_data)
+        except judging.JudgingRefused as exc:
+            return _refused(exc, JUDGE_STATUS)
         except raters.JoinRefused as exc:
-            return None, _refused(exc, JOIN_STATUS)
-        return assignment, None
+            return _refused(exc, JOIN_STATUS)
+        return Response(RecordedSerializer(recorded).data, status=200 if recorded.replayed else 201)
 
 
 class JudgmentCreateApi(_AssignmentApi):
     """Submit the judgment of an assignment. Idempotent by client_key. Rate-limited."""
 
+    submit = staticmethod(judging.judgment_submit)
+
     @extend_schema(request=JudgmentInputSerializer,
                    responses={201: RecordedSerializer, 200: RecordedSerializer, 400: RaterDetailSerializer,
                               404: RaterDetailSerializer, 409: RaterDetailSerializer})
     def post(self, request, public_id):
-        assignment, refusal = self.mine(public_id)
-        if refusal:
-            return refusal
-        data = JudgmentInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            recorded = judging.judgment_record(assignment=assignment, rater=assignment.rater, source="api",
-                                               **data.validated_data)
-        except judging.JudgingRefused as exc:
-            return _refused(exc, JUDGE_STATUS)
-        return Response(RecordedSerializer(recorded).data, status=200 if recorded.replayed else 201)
+        return self.complete(public_id, JudgmentInputSerializer(data=request.data), source="api")
 
 
 class AssignmentSkipApi(_AssignmentApi):
     """"Can't judge" this assignment, with a reason. Idempotent by client_key."""
 
+    submit = staticmethod(judging.skip_submit)
+
     @extend_schema(request=SkipInputSerializer,
                    responses={201: RecordedSerializer, 200: RecordedSerializer, 400: RaterDetailSerializer,
                               404: RaterDetailSerializer, 409: RaterDetailSerializer})
     def post(self, request, public_id):
-        assignment, refusal = self.mine(public_id)
-        if refusal:
-            return refusal
-        data = SkipInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            recorded = judging.assignment_skip(assignment=assignment, rater=assignment.rater, **data.validated_data)
-        except judging.JudgingRefused as exc:
-            return _refused(exc, JUDGE_STATUS)
-        return Response(RecordedSerializer(recorded).data, status=200 if recorded.replayed else 201)
+        return self.complete(public_id, SkipInputSerializer(data=request.data))
 
 
 # --- researcher views ----------------------------------------------------------------------------

@@ -6,8 +6,9 @@ What it does (``assignment_next``):
 2. Otherwise the candidates are the study's items this rater has never been assigned (in any
    state: the same pair is never shown twice, and the unique unordered-pair constraint on
    ``Comparison`` means "reversed" is the same row), whose *load* in the rater's panel is below
-   ``study.target_per_item``. Load = judged + leased-and-unexpired; skipped and expired
-   assignments do not count, so those slots go back to the pool without any sweeper.
+   ``study.target_per_item``. Load = judged + leased; skipped and expired assignments do not
+   count, and a lease whose time ran out is marked expired when its item is next leased, so
+   those slots go back to the pool without any sweeper.
 3. Least-loaded first; among equally loaded items the rater gets the condition pair (or, for
    ratings, the condition) they have seen least, then a random one (random ties also spread
    simultaneous requests over different rows, which keeps lock contention low).
@@ -18,17 +19,27 @@ What it does (``assignment_next``):
    (random on a tie), so left/right positions stay balanced per item and, as canonical A/B is
    itself random, independent of condition.
 
+Load index. Counting the assignments of every open item on each request grows with the
+study; instead each (panel, item) has an ``ItemLoad`` row (judged + leased, left/right
+shown) that the queue reads by an outer join on its unique index. Its counts hold until
+``valid_until`` (the first counted lease's expiry, or the moment a lease was given up);
+a row past it, or missing, is recounted from the assignments under the item's lock before
+the item is leased. So the index can lag behind only in the safe direction, and never needs
+a sweeper or a rebuild.
+
 Concurrency (PostgreSQL). Two raters asking at the same moment must never both take the last
-slot of an item. Every writer of an item's load holds a row lock on the item while it counts
-and inserts: ``assignment_next`` takes it with ``SELECT ... FOR UPDATE SKIP LOCKED`` (a rater
-who finds the row busy moves on to the next candidate instead of queueing behind it, as in
-Label Studio's task queue), re-counts the load under the lock, and inserts only if there is
-still room; ``judgment_record`` takes the same lock (waiting) before it checks a lease's
-expiry, so a lease cannot be judged after another rater was already given its slot. Under
-READ COMMITTED the re-count is a new statement and sees every committed insert made by
-whoever held the lock before. A rater's own requests (two tabs) are serialized by a lock on
-the rater row. On SQLite ``select_for_update`` is a no-op, but the database runs every
-transaction as ``BEGIN IMMEDIATE`` (see settings), which serializes writers outright.
+slot of an item. Every writer of an item's load holds a row lock on the item while it reads
+the load and inserts: ``assignment_next`` takes it with ``SELECT ... FOR UPDATE SKIP LOCKED``
+(a rater who finds the row busy moves on to the next candidate instead of queueing behind
+it, as in Label Studio's task queue), reads (or recounts) the load under the lock, and
+inserts only if there is still room. A lapsed lease gives its slot away only once the
+recount has marked it expired under its row lock; a submission locks the same row first and
+refuses a lease that is expired, so a lease is never judged after its slot went to someone
+else. A rater's own requests (two tabs) are kept apart by the database: a rater holds at
+most one lease (a partial unique index), so the second of two simultaneous requests fails
+to insert, rolls back and, asked again, gets the lease the first one took.
+On SQLite ``select_for_update`` is a no-op, but the database runs every transaction as
+``BEGIN IMMEDIATE`` (see settings), which serializes writers outright.
 """
 
 from __future__ import annotations
@@ -36,16 +47,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Q
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, FilteredRelation, Min, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotations.models import Assignment, Candidate, Comparison, Rater, Study
+from annotations.models import Assignment, Candidate, Comparison, ItemLoad, Rater, Study
 
 SHORTLIST = 48  # items read per request; the pick is made among the least-loaded of these
 
@@ -67,12 +81,6 @@ class NextItem:
     completed: int = 0  # items the rater has judged or skipped, before this one
 
 
-def active_q(now, prefix: str = "") -> Q:
-    """Assignments that occupy a slot: judged, or leased and not yet expired."""
-    return (Q(**{f"{prefix}status": Assignment.Status.DONE})
-            | Q(**{f"{prefix}status": Assignment.Status.LEASED, f"{prefix}lease_expires_at__gt": now}))
-
-
 def _item_spec(study: Study):
     """(model, assignment field, filter for checks) for the study's kind of item."""
     if study.task == Study.Task.PAIRWISE:
@@ -85,24 +93,68 @@ def _items(study: Study):
     return model.objects.filter(study=study)
 
 
-def _condition_key(study: Study, row) -> tuple:
-    if study.task == Study.Task.PAIRWISE:
-        a, b = row["candidate_a__condition_id"], row["candidate_b__condition_id"]
-        return (min(a or 0, b or 0), max(a or 0, b or 0))
-    return (row["condition_id"],)
+class _ItemFacts:
+    """What the queue needs to know of an item that never changes once it exists: the
+    condition pair it compares (or the condition of a candidate) and whether it is an
+    attention check. Kept per process, per study, so the hot queries join no candidates.
+    """
+
+    STUDIES = 16  # studies kept; the least recently used is dropped first
+
+    def __init__(self):
+        self._by_study: OrderedDict[int, dict[int, tuple]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, study: Study, ids) -> dict[int, tuple]:
+        """{item id: (condition key, is_check)} for ``ids``, reading the missing ones."""
+        with self._lock:
+            known = self._by_study.setdefault(study.pk, {})
+            self._by_study.move_to_end(study.pk)
+            while len(self._by_study) > self.STUDIES:
+                self._by_study.popitem(last=False)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            model, fk, check_q = _item_spec(study)
+            if fk == "comparison":
+                rows = model.objects.filter(pk__in=missing).values_list(
+                    "pk", "candidate_a__condition_id", "candidate_b__condition_id", "attention_check")
+                known.update({pk: ((min(a or 0, b or 0), max(a or 0, b or 0)), check) for pk, a, b, check in rows})
+            else:
+                rows = model.objects.filter(pk__in=missing).values_list("pk", "condition_id", "decoy_of_id")
+                known.update({pk: ((condition,), decoy is not None) for pk, condition, decoy in rows})
+        return {i: known[i] for i in ids if i in known}
+
+
+_item_facts = _ItemFacts()
 
 
 def rater_progress(*, rater: Rater, study: Study | None = None, done: int | None = None) -> dict:
     """Judged (or skipped) items of the rater, and the number they are expected to reach."""
     study = study or rater.panel.study
-    _, fk, check_q = _item_spec(study)
+    _, fk, _ = _item_spec(study)
     if done is None:
         done = rater.assignments.filter(status__in=[Assignment.Status.DONE, Assignment.Status.SKIPPED]).count()
-    n_real = _items(study).exclude(check_q).count()
+    n_real = _real_items_count(study)
     total = n_real + round(n_real * study.attention_check_rate / max(1e-9, 1 - study.attention_check_rate))
     cap = rater.panel.max_items_per_rater
     target = min(total, cap) if cap else total
     return {"done": done, "target": max(target, done)}
+
+
+def _real_items_count(study: Study) -> int:
+    """Items to judge in the study (attention checks aside), cached: every rater page shows it."""
+    key = f"study:{study.pk}:real-items"
+    n_real = cache.get(key)
+    if n_real is None:
+        _, _, check_q = _item_spec(study)
+        n_real = _items(study).exclude(check_q).count()
+        cache.set(key, n_real, timeout=60)
+    return n_real
+
+
+def study_items_changed(study: Study) -> None:
+    """Call after adding items to a study (opening it, importing candidates)."""
+    cache.delete(f"study:{study.pk}:real-items")
 
 
 def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None) -> NextItem:
@@ -113,20 +165,31 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
         return NextItem(State.CLOSED)
     if study.status != Study.Status.OPEN:
         return NextItem(State.NOT_OPEN)
+    try:
+        return _next(rater, study, now, rng)
+    except IntegrityError:
+        # The same rater leased an item in another request at this very moment (one lease per
+        # rater, one assignment per rater and item): this transaction rolled back, and asking
+        # again gives back that lease.
+        return _next(rater, study, now, rng)
+
+
+def _next(rater: Rater, study: Study, now, rng: random.Random) -> NextItem:
     model, fk, check_q = _item_spec(study)
     with transaction.atomic():
-        # One rater, one request at a time: two tabs must not lease two items.
-        Rater.objects.select_for_update().filter(pk=rater.pk).values_list("pk").first()
+        mine = list(rater.assignments.order_by().values(
+            "status", assignment=F("id"), expires=F("lease_expires_at"), item=F(f"{fk}_id")))
         now = now or timezone.now()
-        mine = list(rater.assignments.values("id", "status", "lease_expires_at", f"{fk}_id"))
         for row in mine:
             if row["status"] == Assignment.Status.LEASED:
-                if row["lease_expires_at"] and row["lease_expires_at"] > now:
-                    current = Assignment.objects.select_related(*_related(fk)).get(pk=row["id"])
+                if row["expires"] and row["expires"] > now:
+                    current = Assignment.objects.select_related(*_related(fk)).get(pk=row["assignment"])
                     current.rater = rater
                     return NextItem(State.ITEM, current, completed=sum(
                         r["status"] in (Assignment.Status.DONE, Assignment.Status.SKIPPED) for r in mine))
-                Assignment.objects.filter(pk=row["id"], status=Assignment.Status.LEASED).update(
+                # The item's load row still counts this lease; its ``valid_until`` has passed, so
+                # the next lease of the item recounts (see _item_load).
+                Assignment.objects.filter(pk=row["assignment"], status=Assignment.Status.LEASED).update(
                     status=Assignment.Status.EXPIRED)
                 row["status"] = Assignment.Status.EXPIRED
         completed = sum(r["status"] in (Assignment.Status.DONE, Assignment.Status.SKIPPED) for r in mine)
@@ -134,39 +197,36 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
         if cap and completed >= cap:
             return NextItem(State.CAP)
 
-        seen_ids = [r[f"{fk}_id"] for r in mine]
-        value_fields = (["id", "candidate_a__condition_id", "candidate_b__condition_id"]
-                        if fk == "comparison" else ["id", "condition_id"])
-        seen_rows = list(_items(study).filter(pk__in=seen_ids).exclude(check_q).values(*value_fields))
-        seen_pairs = Counter(_condition_key(study, r) for r in seen_rows)
-        n_checks_seen = len(seen_ids) - len(seen_rows)
+        seen_ids = [r["item"] for r in mine]
+        facts = _item_facts.get(study, seen_ids)
+        seen_pairs = Counter(key for key, check in facts.values() if not check)
+        n_checks_seen = sum(1 for _, check in facts.values() if check)
         deficit = study.attention_check_rate * (len(seen_ids) + 1) - n_checks_seen
         want_check = rng.random() < deficit
         tried: list[int] = []
+        busy = False  # some item was locked by another request: it may still have room
         for _ in range(3):
-            candidates = _items(study).exclude(pk__in=seen_ids + tried)
-            load = Count("assignments",
-                         filter=Q(assignments__rater__panel_id=rater.panel_id) & active_q(now, "assignments__"))
-            real = list(candidates.exclude(check_q).annotate(load=load).filter(load__lt=study.target_per_item)
-                        .order_by("load", "?").values(*value_fields, "load")[:SHORTLIST])
+            candidates = _with_load(study, rater.panel_id).exclude(pk__in=seen_ids + tried)
+            real = list(_with_room(candidates.exclude(check_q), study, now)
+                        .order_by("load", "?").values("id", "load")[:SHORTLIST])
             if not real:
-                if tried:
+                if busy:
                     return NextItem(State.BUSY)
                 return NextItem(State.DONE if completed else State.FULL)
             shortlist = []
             if want_check:
                 # Checks are not filled to a target; least-shown first keeps them all in use.
-                shortlist = [r["id"] for r in candidates.filter(check_q).annotate(
-                    load=Count("assignments", filter=active_q(now, "assignments__"))).order_by("load", "?")
-                    .values("id", "load")[:8]]
+                shortlist = list(candidates.filter(check_q).order_by("load", "?").values_list("id", flat=True)[:8])
             rng.shuffle(real)
-            real.sort(key=lambda r: (r["load"], seen_pairs[_condition_key(study, r)]))
+            facts = _item_facts.get(study, [r["id"] for r in real])
+            real.sort(key=lambda r: (r["load"], seen_pairs[facts[r["id"]][0]]))
             shortlist += [r["id"] for r in real]
             real_ids = {r["id"] for r in real}
             for item_id in shortlist:
                 assignment = _try_lease(rater, study, model, fk, item_id, now, rng, is_check=item_id not in real_ids)
-                if assignment is not None:
+                if isinstance(assignment, Assignment):
                     return NextItem(State.ITEM, assignment, completed=completed)
+                busy = busy or assignment is _LOCKED
                 tried.append(item_id)
         return NextItem(State.BUSY)
 
@@ -177,36 +237,124 @@ def _related(fk: str) -> list[str]:
     return ["candidate__brief"]
 
 
-def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> Assignment | None:
-    """Lease ``item_id`` if its row lock is free and it still has room. Call inside atomic()."""
+_LOCKED = object()  # _try_lease: the item is being leased or judged by another request
+
+
+def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> Assignment | object | None:
+    """Lease ``item_id`` if its row lock is free (else ``_LOCKED``) and it still has room (else
+    None). Call inside atomic()."""
     related = ["brief", "candidate_a", "candidate_b"] if fk == "comparison" else ["brief"]
+    # The item row is locked (the load row of every panel is written only under it) and read
+    # with its texts and this panel's load row, in one query.
     item = (model.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*related)
+            .annotate(panel_load=FilteredRelation("loads", condition=Q(loads__panel_id=rater.panel_id)))
+            .annotate(**{f"load_{name}": F(f"panel_load__{name}") for name in LOAD_FIELDS})
             .filter(pk=item_id).first())
     if item is None:
-        return None  # another rater is leasing or judging it right now: try the next one
-    stats = Assignment.objects.filter(**{f"{fk}_id": item_id}).aggregate(
-        load=Count("id", filter=Q(rater__panel_id=rater.panel_id) & active_q(now)),
-        left_a=Count("id", filter=Q(left_is_a=True) & ~Q(status=Assignment.Status.EXPIRED)),
-        left_b=Count("id", filter=Q(left_is_a=False) & ~Q(status=Assignment.Status.EXPIRED)),
-    )
-    if not is_check and stats["load"] >= study.target_per_item:
+        return _LOCKED  # another rater is leasing it right now: try the next one
+    stored = None
+    if item.load_id is not None:
+        stored = ItemLoad(panel_id=rater.panel_id, **{f"{fk}_id": item_id},
+                          **{name: getattr(item, f"load_{name}") for name in LOAD_FIELDS})
+    load = _item_load(stored, rater.panel_id, fk, item_id, now)
+    if not is_check and load.load >= study.target_per_item:
         return None
-    if stats["left_a"] == stats["left_b"]:
+    if load.left_a == load.left_b:
         left_is_a = rng.random() < 0.5
     else:
-        left_is_a = stats["left_a"] < stats["left_b"]
-    return Assignment.objects.create(
+        left_is_a = load.left_a < load.left_b
+    expires = now + timedelta(minutes=study.lease_minutes)
+    assignment = Assignment.objects.create(
         rater=rater, left_is_a=left_is_a, status=Assignment.Status.LEASED, shown_at=now,
-        lease_expires_at=now + timedelta(minutes=study.lease_minutes), **{fk: item})
+        lease_expires_at=expires, **{fk: item})
+    load.load += 1
+    load.left_a += left_is_a
+    load.left_b += not left_is_a
+    load.valid_until = min(load.valid_until or expires, expires)
+    load.save()
+    return assignment
+
+
+LOAD_FIELDS = ("id", "load", "valid_until", "left_a", "left_b")
+
+
+def _item_load(stored: ItemLoad | None, panel_id: int, fk: str, item_id: int, now) -> ItemLoad:
+    """The panel's load row of an item, recounted when it may be out of date. Hold the item's lock.
+
+    The recount first marks the panel's lapsed leases of the item expired, each under its row
+    lock, skipping rows locked by a submission in progress (they keep their slot: whichever
+    commits first wins, and a judged lease is never also given away).
+    """
+    if stored is not None and (stored.valid_until is None or stored.valid_until > now):
+        return stored
+    of_item = Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=panel_id)
+    lapsed = list(of_item.filter(status=Assignment.Status.LEASED, lease_expires_at__lte=now)
+                  .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+    if lapsed:
+        Assignment.objects.filter(pk__in=lapsed).update(status=Assignment.Status.EXPIRED)
+    counts = of_item.aggregate(
+        load=Count("id", filter=Q(status__in=[Assignment.Status.DONE, Assignment.Status.LEASED])),
+        left_a=Count("id", filter=Q(left_is_a=True) & ~Q(status=Assignment.Status.EXPIRED)),
+        left_b=Count("id", filter=Q(left_is_a=False) & ~Q(status=Assignment.Status.EXPIRED)),
+        valid_until=Min("lease_expires_at", filter=Q(status=Assignment.Status.LEASED)),
+    )
+    load = stored or ItemLoad(panel_id=panel_id, **{f"{fk}_id": item_id})
+    for field, value in counts.items():
+        setattr(load, field, value)
+    load.save()  # kept even if the item turns out full: the next request reads it as it is
+    return load
+
+
+def item_loads_invalidate(*, study: Study, item_ids=None) -> None:
+    """Make the queue recount these items (all of the study's by default) from their assignments.
+
+    For writers of assignments other than the queue (imports). Locks the items in id order,
+    waiting, like every writer of a load row; call inside the writer's transaction.
+    """
+    model, fk, _ = _item_spec(study)
+    items = model.objects.filter(study=study)
+    if item_ids is not None:
+        items = items.filter(pk__in=item_ids)
+    locked = list(items.select_for_update().order_by("pk").values_list("pk", flat=True))
+    ItemLoad.objects.filter(**{f"{fk}_id__in": locked}).update(valid_until=timezone.now() - timedelta(seconds=1))
+
+
+def item_load_release(*, panel_id: int, assignment: Assignment, now) -> None:
+    """A lease ended early (skipped): the item's load row is recounted at its next lease.
+
+    Hold the item's lock (services/judging.py does).
+    """
+    fk = "comparison" if assignment.comparison_id else "candidate"
+    ItemLoad.objects.filter(panel_id=panel_id, **{f"{fk}_id": getattr(assignment, f"{fk}_id")}).update(valid_until=now)
+
+
+def _with_load(study: Study, panel_id: int):
+    """The study's items with the panel's ``load`` (and ``valid_until``) from the load index, by
+    an outer join on its unique (panel, item) index: no counting of assignments. A missing row
+    is an item nobody in the panel was given yet."""
+    return (_items(study).annotate(panel_load=FilteredRelation("loads", condition=Q(loads__panel_id=panel_id)))
+            .annotate(load=Coalesce("panel_load__load", 0), valid_until=F("panel_load__valid_until")))
+
+
+def _with_room(items, study: Study, now):
+    """Items that may have room: below the target, or counted with a lease that may have lapsed."""
+    return items.filter(Q(load__lt=study.target_per_item) | Q(valid_until__lte=now))
 
 
 def panel_is_full(*, panel, now=None) -> bool:
-    """No real item has room left in this panel."""
+    """No real item has room left in this panel (exact: rows that may be stale are counted)."""
     study = panel.study
     now = now or timezone.now()
-    _, _, check_q = _item_spec(study)
-    load = Count("assignments", filter=Q(assignments__rater__panel_id=panel.pk) & active_q(now, "assignments__"))
-    return not _items(study).exclude(check_q).annotate(load=load).filter(load__lt=study.target_per_item).exists()
+    model, _, check_q = _item_spec(study)
+    items = _with_load(study, panel.pk).exclude(check_q)
+    current = Q(valid_until__isnull=True) | Q(valid_until__gt=now)
+    if items.filter(current, load__lt=study.target_per_item).exists():
+        return False
+    occupying = Q(assignments__status=Assignment.Status.DONE) | Q(
+        assignments__status=Assignment.Status.LEASED, assignments__lease_expires_at__gt=now)
+    return not (model.objects.filter(pk__in=items.filter(valid_until__lte=now).values("pk"))
+                .annotate(load=Count("assignments", filter=Q(assignments__rater__panel_id=panel.pk) & occupying))
+                .filter(load__lt=study.target_per_item).exists())
 
 
 # --- what the rater is shown -------------------------------------------------------------

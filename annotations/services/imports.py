@@ -25,6 +25,7 @@ from annotations.models import (
     Study,
 )
 
+from .assignment import item_loads_invalidate, study_items_changed
 from .tables import ImportFailed, RowError, Table, cell, parse_bool, parse_float, read_table, require_columns
 
 KIND_ALIASES = {k.replace("_", " "): k for k in Brief.Kind.values} | {k.replace("_", "-"): k for k in Brief.Kind.values}
@@ -195,6 +196,7 @@ def candidates_import(*, study: Study, data: bytes | Table, filename: str = "can
                      .values_list("external_id", "id"))
         scores = [Score(candidate_id=saved[p[0]], name=name, value=value) for p in parsed for name, value in p[4].items()]
         Score.objects.bulk_create(scores, batch_size=5000)
+    study_items_changed(study)
     return ImportResult({"candidates": len(candidates), "scores": len(scores),
                          "new conditions": sum(1 for n in reference_of if n in conditions)})
 
@@ -360,6 +362,7 @@ def _write_judgments(study, parsed, pairwise, panels, raters_in_db, candidates, 
                 )
         Assignment.objects.bulk_create(list(assignments.values()), batch_size=1000)
         created["assignments"] = len(assignments)
+        item_loads_invalidate(study=study, item_ids={item.pk for item, _ in map(item_of, parsed)})
         judgments = []
         for r in parsed:
             item, flipped = item_of(r)
@@ -373,4 +376,5 @@ def _write_judgments(study, parsed, pairwise, panels, raters_in_db, candidates, 
             ))
         Judgment.objects.bulk_create(judgments, batch_size=2000)
         created["judgments"] = len(judgments)
+    study_items_changed(study)
     return ImportResult(dict(created))

@@ -10,14 +10,18 @@ Everything is written in one transaction, so a refused or failed submission chan
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotations.models import Assignment, Candidate, Comparison, Judgment, Rater, Study
 
+from .assignment import item_load_release
 from .quality import rater_quality_update
+from .raters import rater_may_continue
 
 SHOWN_CHOICES = {"left", "right", "tie"}
 MAX_RATIONALE = 5000
@@ -47,37 +51,61 @@ class Recorded:
     replayed: bool  # True when the same client key had already been recorded
 
 
-def _check_assignment(assignment_id: int, rater: Rater, client_key: str):
-    """Lock the assignment and its item, then check it may be completed now.
+def _check_assignment(lookup: Q, rater_ids, client_key: str, lock_item: bool = False):
+    """Lock the assignment, then check it may be completed now.
 
-    Returns ``(assignment, replay)``; ``replay`` is True when this client key already
-    completed it. Call inside atomic(). The item lock is the one ``assignment_next`` takes:
-    holding it while reading the clock means a lease is never judged after its slot was
-    handed to someone else (see services/assignment.py).
+    ``lookup`` finds the assignment, which must belong to one of ``rater_ids``. Returns
+    ``(assignment, replay)``; ``replay`` is True when this client key already completed it.
+    Call inside atomic(). The assignment's row lock is what the queue's recount respects
+    before it gives a lapsed lease's slot away (see services/assignment.py). ``lock_item``
+    also takes the item's lock, which writers of its load row need.
     """
     assignment = (Assignment.objects.select_for_update(of=("self",))
-                  .select_related("rater__panel__study", "comparison").filter(pk=assignment_id).first())
-    if assignment is None or assignment.rater_id != rater.pk:
-        raise JudgingRefused("not_yours", "This assignment is not one of yours.")
+                  .select_related("rater__panel__study", "rater__invite", "comparison")
+                  .filter(lookup, rater_id__in=list(rater_ids)).first())
+    if assignment is None:
+        raise JudgingRefused("not_yours", "No assignment with this id among yours.")
+    rater_may_continue(assignment.rater)
     if assignment.client_key and assignment.client_key == client_key:
         return assignment, True
     if assignment.status == Assignment.Status.DONE:
         raise JudgingRefused("already_judged", "This item was already judged; the first answer stands.")
     if assignment.status == Assignment.Status.SKIPPED:
         raise JudgingRefused("already_judged", "This item was already marked as impossible to judge.")
-    if client_key and Judgment.objects.filter(client_key=client_key, assignment__rater_id=rater.pk).exists():
-        raise JudgingRefused("key_reused", "This client_key was already used for another item; send a new key.")
-    item_model, item_id = ((Comparison, assignment.comparison_id) if assignment.comparison_id
-                           else (Candidate, assignment.candidate_id))
-    list(item_model.objects.select_for_update().filter(pk=item_id).values_list("pk"))
+    if lock_item:
+        item_model, item_id = ((Comparison, assignment.comparison_id) if assignment.comparison_id
+                               else (Candidate, assignment.candidate_id))
+        list(item_model.objects.select_for_update().filter(pk=item_id).values_list("pk"))
     now = timezone.now()
     if assignment.status == Assignment.Status.EXPIRED or (
             assignment.lease_expires_at is not None and assignment.lease_expires_at <= now):
-        # No write here: a refusal changes nothing. An expired lease already frees its slot
-        # (the queue counts only unexpired leases) and the rater's next request marks it.
+        # No write here: a refusal changes nothing. The queue frees a lapsed lease's slot
+        # (marking it expired) when the item is next leased, and the rater's next request marks it.
         raise JudgingRefused("expired", "The time for this item ran out and it went back to the pool; "
                                         "ask for the next item.")
     return assignment, False
+
+
+def _completing(assignment: Assignment, key: str, **fields) -> None:
+    """Mark the locked assignment completed with ``key``; the database refuses a key already used
+    by the rater for another item (see ``_key_reused``)."""
+    assignment.client_key = key
+    for name, value in fields.items():
+        setattr(assignment, name, value)
+    assignment.save(update_fields=["client_key", *fields])
+
+
+@contextmanager
+def _key_reused(rater_ids, key: str):
+    """Turn the unique (rater, client_key) violation into a clear refusal; the transaction,
+    entered inside this block, has rolled back by then, so nothing was written."""
+    try:
+        yield
+    except IntegrityError:
+        if Assignment.objects.filter(rater_id__in=list(rater_ids), client_key=key).exists():
+            raise JudgingRefused("key_reused", "This client_key was already used for another item; "
+                                               "send a new key.") from None
+        raise
 
 
 def _parse_strength(strength, criterion: str):
@@ -150,19 +178,30 @@ def _clean_key(client_key) -> str:
     return key
 
 
-def judgment_record(*, assignment: Assignment, rater: Rater, choices: dict, client_key: str,
-                    strength=None, rationale: str = "", seconds=None, source: str = "web") -> Recorded:
-    """Store one judgment per criterion for ``assignment``; see the module notes.
+def judgment_record(*, assignment: Assignment, rater: Rater, **submission) -> Recorded:
+    """Store one judgment per criterion for ``assignment``, which must be ``rater``'s.
 
-    Raises ``JudgingRefused`` (codes: invalid, not_yours, expired, already_judged, key_reused).
+    ``submission``: choices, client_key, and optionally strength, rationale, seconds, source.
+    Raises ``JudgingRefused`` (codes: invalid, not_yours, expired, already_judged, key_reused)
+    or ``JoinRefused`` when the rater's access ended.
     """
+    return _judge(Q(pk=assignment.pk), [rater.pk], **submission)
+
+
+def judgment_submit(*, public_id, rater_ids, **submission) -> Recorded:
+    """``judgment_record`` for an assignment known by its public id, among a session's raters."""
+    return _judge(Q(public_id=public_id), rater_ids, **submission)
+
+
+def _judge(lookup: Q, rater_ids, *, choices: dict, client_key: str, strength=None, rationale: str = "",
+           seconds=None, source: str = "web") -> Recorded:
     key = _clean_key(client_key)
     rationale = str(rationale or "").strip()
     if len(rationale) > MAX_RATIONALE:
         raise JudgingRefused("invalid", f"rationale is limited to {MAX_RATIONALE} characters")
     seconds = _clean_seconds(seconds)
-    with transaction.atomic():
-        locked, replay = _check_assignment(assignment.pk, rater, key)
+    with _key_reused(rater_ids, key), transaction.atomic():
+        locked, replay = _check_assignment(lookup, rater_ids, key)
         if replay:
             return Recorded(locked, list(locked.judgments.order_by("id")), replayed=True)
         study = locked.rater.panel.study
@@ -177,41 +216,46 @@ def judgment_record(*, assignment: Assignment, rater: Rater, choices: dict, clie
         fastest = min(x for x in (seconds, server_seconds, math.inf) if x is not None)
         too_fast = fastest < study.min_seconds
         expected = _expected(locked)
-        judgments = []
-        for name, (choice, value) in parsed.items():
-            judgments.append(Judgment(
-                assignment=locked, criterion=name, choice=choice, value=value,
-                strength=strengths[name] if choice in ("a", "b") else None,
-                rationale=rationale, seconds=shown_seconds, client_key=key, too_fast=too_fast,
-                attention_passed=_passed(expected, choice, value, study), source=source,
-            ))
+        _completing(locked, key, status=Assignment.Status.DONE, completed_at=now)
+        judgments = [
+            Judgment(assignment=locked, criterion=name, choice=choice, value=value,
+                     strength=strengths[name] if choice in ("a", "b") else None,
+                     rationale=rationale, seconds=shown_seconds, client_key=key, too_fast=too_fast,
+                     attention_passed=_passed(expected, choice, value, study), source=source)
+            for name, (choice, value) in parsed.items()
+        ]
         Judgment.objects.bulk_create(judgments)
-        locked.status = Assignment.Status.DONE
-        locked.completed_at = now
-        locked.client_key = key
-        locked.save(update_fields=["status", "completed_at", "client_key"])
         if expected is not None:
             rater_quality_update(rater=locked.rater)
     return Recorded(locked, judgments, replayed=False)
 
 
-def assignment_skip(*, assignment: Assignment, rater: Rater, reason: str, client_key: str,
-                    detail: str = "") -> Recorded:
-    """"Can't judge": close the assignment with a reason; the item goes back to the pool."""
+def assignment_skip(*, assignment: Assignment, rater: Rater, **submission) -> Recorded:
+    """"Can't judge": close the assignment with a reason; the item goes back to the pool.
+
+    ``submission``: reason (one of SKIP_REASONS), client_key, optionally detail.
+    """
+    return _skip(Q(pk=assignment.pk), [rater.pk], **submission)
+
+
+def skip_submit(*, public_id, rater_ids, **submission) -> Recorded:
+    """``assignment_skip`` for an assignment known by its public id, among a session's raters."""
+    return _skip(Q(public_id=public_id), rater_ids, **submission)
+
+
+def _skip(lookup: Q, rater_ids, *, reason: str, client_key: str, detail: str = "") -> Recorded:
     key = _clean_key(client_key)
     reason = str(reason or "").strip()
     if reason not in SKIP_REASONS:
         raise JudgingRefused("invalid", f"reason must be one of {', '.join(SKIP_REASONS)}")
     text = reason if not detail else f"{reason}: {str(detail).strip()}"[:200]
-    with transaction.atomic():
-        locked, replay = _check_assignment(assignment.pk, rater, key)
+    with _key_reused(rater_ids, key), transaction.atomic():
+        locked, replay = _check_assignment(lookup, rater_ids, key, lock_item=True)
         if replay:
             return Recorded(locked, [], replayed=True)
-        locked.status = Assignment.Status.SKIPPED
-        locked.completed_at = timezone.now()
-        locked.client_key = key
-        locked.skip_reason = text
-        locked.save(update_fields=["status", "completed_at", "client_key", "skip_reason"])
+        now = timezone.now()
+        _completing(locked, key, status=Assignment.Status.SKIPPED, completed_at=now, skip_reason=text)
+        item_load_release(panel_id=locked.rater.panel_id, assignment=locked, now=now)
     return Recorded(locked, [], replayed=False)
 
 

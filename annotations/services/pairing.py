@@ -33,6 +33,8 @@ from django.db import transaction
 
 from annotations.models import Candidate, Comparison, Study
 
+from .assignment import study_items_changed
+
 DEFAULT_MAX_PAIRS_PER_CONDITION_PAIR = 4
 
 
@@ -65,6 +67,7 @@ def study_open(*, study: Study, max_pairs_per_condition_pair: int = DEFAULT_MAX_
         if locked.status != Study.Status.OPEN:
             Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN)
     study.status = Study.Status.OPEN
+    study_items_changed(study)
     return result
 
 

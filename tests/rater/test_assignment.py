@@ -61,9 +61,12 @@ def test_expired_leases_go_back_to_the_pool():
     first, second = new_rater(crowd, "w1"), new_rater(crowd, "w2")
     held = assignment_next(rater=first).assignment
     assert assignment_next(rater=second).state == State.FULL
-    Assignment.objects.filter(pk=held.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    again = assignment_next(rater=second)
+    later = held.lease_expires_at + timedelta(seconds=1)
+    again = assignment_next(rater=second, now=later)
     assert again.state == State.ITEM and again.assignment.comparison_id == held.comparison_id
+    # The first rater's lapsed lease is released on their next request; the slot stays taken.
+    assert assignment_next(rater=first, now=later).state == State.FULL
+    assert Assignment.objects.get(pk=held.pk).status == Assignment.Status.EXPIRED
 
 
 def test_each_item_gets_the_target_per_panel_and_no_more(study, crowd, experts):

@@ -55,7 +55,7 @@ def test_the_same_client_key_twice_stores_one_judgment_and_answers_the_same(crow
 def test_another_raters_assignment_is_refused(crowd):
     owner, a = rater_with_item(crowd)
     stranger = Rater.objects.create(panel=crowd, external_id="w2")
-    assert "not one of yours" in refused("not_yours", assignment=a, rater=stranger, choices={"overall": "left"},
+    assert "among yours" in refused("not_yours", assignment=a, rater=stranger, choices={"overall": "left"},
                                          client_key="k")
 
 
