@@ -1,7 +1,11 @@
-"""factory_boy factories for the data model."""
+"""factory_boy factories for the data model, and helpers that move test data through time."""
+
+from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
 
 from annotations import models
 
@@ -88,3 +92,15 @@ class ComparisonFactory(factory.django.DjangoModelFactory):
     study = factory.SelfAttribute("brief.study")
     candidate_a = factory.SubFactory(CandidateFactory, brief=factory.SelfAttribute("..brief"))
     candidate_b = factory.SubFactory(CandidateFactory, brief=factory.SelfAttribute("..brief"))
+
+
+def age_leases(assignments) -> int:
+    """Let the leases of ``assignments`` run out now, as waiting ``lease_minutes`` would:
+    the assignments and the queue's load index age together. Returns how many were aged."""
+    past = timezone.now() - timedelta(seconds=1)
+    leased = assignments.filter(status="leased")
+    comparisons = [i for i in leased.values_list("comparison_id", flat=True) if i]
+    candidates = [i for i in leased.values_list("candidate_id", flat=True) if i]
+    aged = leased.update(lease_expires_at=past)
+    models.ItemLoad.objects.filter(Q(comparison_id__in=comparisons) | Q(candidate_id__in=candidates)).update(valid_until=past)
+    return aged

@@ -37,7 +37,6 @@ def job_enqueue(*, kind: str, study=None, condition=None, params: dict | None = 
     Asking again for the same kind/study/condition while one is pending or running returns
     that job instead of a second one.
     """
-    from annotations import tasks  # tasks import services; import here to avoid a cycle
 
     with transaction.atomic():
         existing = Job.objects.select_for_update().filter(kind=kind, study=study, condition=condition,

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 from models_runtime.finetune import FinetuneConfig, load_examples, train_adapter
 from models_runtime.generation import DecodingConfig, generate_batch

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from annotations.models import Assignment, Candidate, Invite
+from annotations.models import Assignment, Candidate
 from annotations.services.raters import invites_create
 from annotations.services.studies import panel_create
 
@@ -147,7 +147,6 @@ def test_which_side_a_condition_is_shown_on_does_not_depend_on_the_condition():
         walk_api(Recorder(), study.slug, f"w{worker}")
     left = Counter()
     appearances = Counter()
-    order = Counter()
     for a in Assignment.objects.select_related("comparison__candidate_a", "comparison__candidate_b"):
         shown_left = a.comparison.candidate_a if a.left_is_a else a.comparison.candidate_b
         for c in (a.comparison.candidate_a, a.comparison.candidate_b):

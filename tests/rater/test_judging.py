@@ -11,6 +11,7 @@ from annotations.services.judging import JudgingRefused, assignment_skip, judgme
 from annotations.services.quality import study_quality_refresh
 from annotations.services.studies import panel_create
 
+from ..factories import age_leases
 from .conftest import make_study
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +62,7 @@ def test_another_raters_assignment_is_refused(crowd):
 
 def test_an_expired_lease_is_refused_and_released(crowd):
     rater, a = rater_with_item(crowd)
-    Assignment.objects.filter(pk=a.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    age_leases(Assignment.objects.filter(pk=a.pk))
     with pytest.raises(JudgingRefused, match="ran out"):
         judgment_record(assignment=a, rater=rater, choices={"overall": "left"}, client_key="k")
     assert Judgment.objects.count() == 0

@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import timedelta
 
 import pytest
 import requests
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from annotations.models import Assignment, Comparison, Judgment, Rater
 from annotations.services.studies import panel_create
+from tests.factories import age_leases
 from tests.rater.conftest import make_study
 
 from .conftest import ARTIFACTS, Server, needs_postgres
@@ -205,8 +205,7 @@ def test_a_hundred_concurrent_raters_on_gunicorn_lose_nothing_and_count_nothing_
         abandoned = [c for c in clients if outcome[c.name] == "abandoned"]
         assert abandoned, "the run should include raters who walk away holding a lease"
         # The leases they hold run out (what lease_minutes would do), and they come back.
-        aged = Assignment.objects.filter(public_id__in=[c.held for c in abandoned], status="leased").update(
-            lease_expires_at=timezone.now() - timedelta(seconds=1))
+        aged = age_leases(Assignment.objects.filter(public_id__in=[c.held for c in abandoned]))
         assert aged == len(abandoned)
         stale = [c.submit(c.held, uuid.uuid4().hex) for c in abandoned]
         assert {r.status_code for r in stale} == {409}, [r.text for r in stale]

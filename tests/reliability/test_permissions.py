@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
