@@ -1,5 +1,7 @@
 """Shared fixtures: named users for permission tests, and a small study."""
 
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -95,3 +97,24 @@ def worker_process():
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium, headless, driven by Playwright's sync API; skipped where not installed.
+
+    The sync API runs an event loop in the test's thread, so Django's guard against database
+    calls from async code is lifted, for this test only.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield launched
+        launched.close()

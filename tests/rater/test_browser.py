@@ -1,6 +1,5 @@
 """Real headless Chromium: a crowd rater and an invited expert judge a study to the end by keyboard."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,10 @@ from annotations.services.studies import panel_create, study_create
 
 from ..factories import BriefFactory
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-playwright = pytest.importorskip("playwright.sync_api")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 DOCS_IMAGE = Path(settings.BASE_DIR) / "docs" / "img" / "rater-page.png"
-CHROMIUM = "/usr/bin/chromium"
 
 ANSWERS = {
     "plain": ["Night Tea", "Shift Tea: a calm cup for your night"],
@@ -40,17 +35,6 @@ def tea_study(slug, criteria=("overall",), rate=0.0):
             Candidate.objects.create(study=study, brief=brief, condition=cond, sample_index=s, text=text)
     study_open(study=study)
     return study
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def shot(page, name):

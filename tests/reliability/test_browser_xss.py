@@ -3,9 +3,6 @@ as text on the rater's page and never runs."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from annotations.models import Brief, Candidate
@@ -14,25 +11,10 @@ from tests.rater.conftest import make_study
 
 from .conftest import ARTIFACTS
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop
-playwright = pytest.importorskip("playwright.sync_api")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 SCRIPT = '<script>window.__pwned = "script"; alert("pwned")</script>'
 IMG = '<img src="x" onerror="window.__pwned = \'img\'">'
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def test_a_script_tag_in_a_brief_and_candidates_is_shown_as_text_and_never_runs(live_server, browser):
