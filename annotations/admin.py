@@ -67,8 +67,17 @@ class KeepsJudgments:
             depends = Q()
             for path in self.judgment_paths:
                 depends |= Q(**{path: obj})
-            if models.Judgment.objects.filter(depends).exists():
-                raise PermissionDenied("judgments depend on this; delete the whole study instead")
+            n_judgments = models.Judgment.objects.filter(depends).count()
+            if n_judgments:
+                # Said on the object's own page (a POST is refused the same way): nothing is deleted.
+                study = getattr(obj, "study", None) or obj.panel.study  # a rater has its study through its panel
+                messages.error(request, (
+                    f"{self.model._meta.verbose_name.capitalize()} '{obj}' was not deleted: {n_judgments} "
+                    f"judgment(s) depend on it, and judgments are kept for the record. To remove them, delete "
+                    f"the whole study '{study.slug}' (it offers an export of every judgment first)."))
+                opts = self.model._meta
+                return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                                    args=[obj.pk]))
         return super().delete_view(request, object_id, extra_context)
 
 
