@@ -299,6 +299,20 @@ class Rater(TimeStamped):
         return self.pseudonym
 
 
+def one_item_each(prefix: str, owner: str) -> list:
+    """Constraints of a row about one item, a comparison (pairwise) or a candidate (ratings),
+    never both, and of at most one such row per ``owner`` and item."""
+    return [
+        models.CheckConstraint(
+            condition=(Q(comparison__isnull=False) & Q(candidate__isnull=True))
+            | (Q(comparison__isnull=True) & Q(candidate__isnull=False)),
+            name=f"{prefix}_one_item",
+        ),
+        *(models.UniqueConstraint(fields=[owner, item], condition=Q(**{f"{item}__isnull": False}),
+                                  name=f"{prefix}_unique_{owner}_{item}") for item in ("comparison", "candidate")),
+    ]
+
+
 class Invite(TimeStamped):
     """A per-person link for an expert panel. Revocable; bound to one rater on first use."""
 
@@ -340,15 +354,7 @@ class Assignment(TimeStamped):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(
-                condition=(Q(comparison__isnull=False) & Q(candidate__isnull=True))
-                | (Q(comparison__isnull=True) & Q(candidate__isnull=False)),
-                name="assignment_one_item",
-            ),
-            models.UniqueConstraint(fields=["rater", "comparison"], condition=Q(comparison__isnull=False),
-                                    name="assignment_unique_rater_comparison"),
-            models.UniqueConstraint(fields=["rater", "candidate"], condition=Q(candidate__isnull=False),
-                                    name="assignment_unique_rater_candidate"),
+            *one_item_each("assignment", "rater"),
             # A rater holds one lease at a time (services/assignment.py relies on it).
             models.UniqueConstraint(fields=["rater"], condition=Q(status="leased"), name="assignment_one_lease"),
             # One submission key completes one item: the database refuses a key reused for another.
@@ -385,17 +391,7 @@ class ItemLoad(models.Model):
     left_b = models.PositiveIntegerField(default=0, help_text="Unexpired assignments showing canonical B on the left.")
 
     class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(comparison__isnull=False) & Q(candidate__isnull=True))
-                | (Q(comparison__isnull=True) & Q(candidate__isnull=False)),
-                name="itemload_one_item",
-            ),
-            models.UniqueConstraint(fields=["panel", "comparison"], condition=Q(comparison__isnull=False),
-                                    name="itemload_unique_panel_comparison"),
-            models.UniqueConstraint(fields=["panel", "candidate"], condition=Q(candidate__isnull=False),
-                                    name="itemload_unique_panel_candidate"),
-        ]
+        constraints = one_item_each("itemload", "panel")
 
 
 class Judgment(TimeStamped):
