@@ -165,3 +165,24 @@ def test_two_tabs_of_one_rater_asking_at_once_share_one_lease():
         [t.join() for t in tabs]
         assert len(got) == 2 and got[0] == got[1]
         assert Assignment.objects.filter(rater=rater).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rating_study_fills_its_candidates_through_the_same_index():
+    study = make_study(slug="ratings", task="rating", briefs=2, samples=1, target=2, rate=0.2)
+    panel = panel_create(study=study, name="crowd")
+    for i in range(6):
+        rater = new_rater(panel, f"w{i}")
+        for n in range(50):
+            result = assignment_next(rater=rater)
+            if result.state != State.ITEM:
+                break
+            judgment_record(assignment=result.assignment, rater=rater, choices={"overall": 4}, client_key=f"{i}-{n}")
+    real = Counter(Assignment.objects.filter(rater__panel=panel, status="done", candidate__decoy_of__isnull=True)
+                   .values_list("candidate_id", flat=True))
+    assert set(real.values()) == {2} and len(real) == 6  # 2 briefs x 3 conditions x 1 sample
+    assert Assignment.objects.filter(rater__panel=panel, candidate__decoy_of__isnull=False).exists()  # checks served
+    for row in ItemLoad.objects.filter(panel=panel):
+        judged = Assignment.objects.filter(candidate_id=row.candidate_id, rater__panel=panel, status="done").count()
+        assert row.comparison_id is None and row.load == judged
+    assert panel_is_full(panel=panel)
