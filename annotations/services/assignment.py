@@ -114,7 +114,7 @@ class _ItemFacts:
                 self._by_study.popitem(last=False)
         missing = [i for i in ids if i not in known]
         if missing:
-            model, fk, check_q = _item_spec(study)
+            model, fk, _ = _item_spec(study)
             if fk == "comparison":
                 rows = model.objects.filter(pk__in=missing).values_list(
                     "pk", "candidate_a__condition_id", "candidate_b__condition_id", "attention_check")
