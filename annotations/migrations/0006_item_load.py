@@ -4,6 +4,25 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def fit_existing_assignments(apps, schema_editor):
+    """Rows written before the two new rules may break them: keep each rater's newest lease
+    (older ones are marked expired), and give a client key a rater used twice a suffix on its
+    later use (only replays of that old key are affected)."""
+    Assignment = apps.get_model("annotations", "Assignment")
+    leasing = set()
+    for pk, rater_id in (Assignment.objects.filter(status="leased").order_by("rater_id", "-id")
+                         .values_list("pk", "rater_id")):
+        if rater_id in leasing:
+            Assignment.objects.filter(pk=pk).update(status="expired")
+        leasing.add(rater_id)
+    used = set()
+    for pk, rater_id, key in (Assignment.objects.exclude(client_key="").order_by("id")
+                              .values_list("pk", "rater_id", "client_key")):
+        if (rater_id, key) in used:
+            Assignment.objects.filter(pk=pk).update(client_key=f"{key[:40]}:again:{pk}")
+        used.add((rater_id, key))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -21,6 +40,7 @@ class Migration(migrations.Migration):
                 ('left_b', models.PositiveIntegerField(default=0, help_text='Unexpired assignments showing canonical B on the left.')),
             ],
         ),
+        migrations.RunPython(fit_existing_assignments, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='assignment',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'leased')), fields=('rater',), name='assignment_one_lease'),
