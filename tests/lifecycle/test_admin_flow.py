@@ -14,6 +14,8 @@ from django.conf import settings
 
 from annotations.models import Candidate, Comparison, Condition, Job, Judgment, Study
 
+from .. import keyboard
+
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 BRIEFS = (b"id,title,text,kind\n"
@@ -113,11 +115,8 @@ def test_an_admin_runs_a_study_from_upload_to_report(live_server, admin_user, ti
     # A crowd rater judges everything by keyboard.
     rater = browser.new_page(viewport={"width": 1280, "height": 900})
     rater.goto(f"{base}/join/round-one/?PROLIFIC_PID=w-1&STUDY_ID=r1&SESSION_ID=s1")
-    rater.keyboard.press("Space")
-    with rater.expect_navigation():
-        rater.keyboard.press("Enter")
-    with rater.expect_navigation():
-        rater.keyboard.press("Enter")
+    keyboard.consent(rater)
+    keyboard.start(rater)
     judged = 0
     while rater.url.endswith("/judge/") and rater.locator("#judge-form[data-task]").count():
         for key in ("1", "ArrowDown", "2", "ArrowDown", "0", "ArrowDown", "1"):

@@ -10,6 +10,7 @@ from annotations.services.pairing import study_open
 from annotations.services.raters import invites_create
 from annotations.services.studies import panel_create, study_create
 
+from .. import keyboard
 from ..factories import BriefFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,13 +69,10 @@ def test_a_crowd_rater_joins_qualifies_judges_by_keyboard_and_sees_the_code(live
     page.goto(f"{live_server.url}/join/{study.slug}/?PROLIFIC_PID=crowd-7&STUDY_ID=st1&SESSION_ID=se1")
     assert "Before you start" in page.content()
     shot(page, "crowd-consent")
-    page.keyboard.press("Space")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    keyboard.consent(page)
     assert "How to judge" in page.content()
     shot(page, "crowd-instructions")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    keyboard.start(page)
     assert "qualification" in page.content()
     shot(page, "crowd-qualification")
     page.keyboard.press("2")
@@ -96,11 +94,8 @@ def test_an_invited_expert_judges_every_criterion_with_arrow_keys(live_server, b
     invite = invites_create(panel=panel_create(study=study, name="experts", kind="expert"), labels=["ada"])[0]
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{live_server.url}/invite/{invite.token}/")
-    page.keyboard.press("Space")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    keyboard.consent(page)
+    keyboard.start(page)
     assert page.url.endswith("/judge/")
     # The picture in the README: the judging page with the first criterion answered.
     page.keyboard.press("ArrowRight")
@@ -124,9 +119,7 @@ def test_the_page_stacks_the_answers_on_a_narrow_screen(live_server, browser):
     panel_create(study=study, name="crowd")
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(f"{live_server.url}/join/{study.slug}/?PROLIFIC_PID=phone")
-    page.keyboard.press("Space")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    keyboard.consent(page)
     page.goto(f"{live_server.url}/rate/{study.slug}/judge/")
     left, right = page.locator("#text-left").bounding_box(), page.locator("#text-right").bounding_box()
     assert right["y"] > left["y"] + left["height"] - 1  # one above the other
