@@ -198,3 +198,28 @@ def test_submitting_is_rate_limited_per_rater(crowd, monkeypatch):
     other_code = submit(other, other_item["assignment"]).status_code
     assert codes == [201, 200, 429]
     assert other_code == 201
+
+
+def test_a_session_that_cannot_be_saved_because_the_database_went_away_gets_a_503(crowd, monkeypatch):
+    from django.conf import settings
+    from django.contrib.sessions.backends.base import UpdateError
+    from django.db import OperationalError
+    from django.utils.module_loading import import_string
+
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+
+    def save(self, must_create=False):
+        try:
+            raise OperationalError("server closed the connection unexpectedly")
+        except OperationalError:
+            if must_create:
+                raise
+            raise UpdateError from None  # as Django's database session store does
+
+    client = joined()  # the session exists; the next change to it fails to save
+    monkeypatch.setattr(store, "save", save)
+    response = post(client, "/api/rate/blind/join/", {"external_id": "P2", "consent": True})
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "database is unavailable" in response.json()["detail"]
+    fresh = post(Client(), "/api/rate/blind/join/", {"external_id": "P3", "consent": True})  # a new session
+    assert fresh.status_code == 503
