@@ -6,7 +6,7 @@ several studies). The session is server-side; the cookie holds only its random k
 
 from __future__ import annotations
 
-from annotations.models import Rater, Study
+from annotations.models import Rater
 
 SESSION_KEY = "raters"
 
@@ -27,16 +27,8 @@ def has_rater(request) -> bool:
     return bool(request.session.get(SESSION_KEY))
 
 
-def rater_for(request, study: Study) -> Rater | None:
-    """The session's rater in ``study``, with panel, study and invite loaded; None if none."""
-    rater_id = request.session.get(SESSION_KEY, {}).get(str(study.pk))
-    if rater_id is None:
-        return None
-    return Rater.objects.select_related("panel__study", "invite").filter(pk=rater_id, panel__study=study).first()
-
-
-def rater_for_slug(request, slug: str) -> Rater | None:
-    """``rater_for`` by the study's slug, in one query."""
+def rater_for(request, slug: str) -> Rater | None:
+    """The session's rater in the study ``slug``, with panel, study and invite loaded; None if none."""
     ids = rater_ids(request)
     if not ids:
         return None

@@ -66,7 +66,7 @@ def _session_rater(request, slug: str):
     study = _study(slug)
     if study is None:
         return None, None, _no_study(request)
-    rater = rater_session.rater_for(request, study)
+    rater = rater_session.rater_for(request, study.slug)
     if rater is None:
         return study, None, _message(request, "no_session", "Please open the study from the link you were given.")
     try:
@@ -102,7 +102,7 @@ def join(request, slug):
     except raters.JoinRefused as exc:
         return _refusal(request, exc)
     data = request.POST if request.method == "POST" else request.GET
-    current = rater_session.rater_for(request, study)
+    current = rater_session.rater_for(request, study.slug)
     if current is not None and not data.get(panel.id_param) and not data.get("external_id"):
         return redirect(_next_step(current, slug))
     if not data.get(panel.id_param) and not data.get("external_id"):

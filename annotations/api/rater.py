@@ -183,7 +183,7 @@ class _RaterApi(APIView):
 
     def rater_in(self, slug: str):
         """The session's rater in the study ``slug`` if they may go on, else an error Response."""
-        rater = rater_session.rater_for_slug(self.request._request, slug)
+        rater = rater_session.rater_for(self.request._request, slug)
         if rater is None:
             _study(slug)  # 404 for a study that does not exist
             return None, Response({"detail": "You have not joined this study."}, status=403)

@@ -131,7 +131,6 @@ _item_facts = _ItemFacts()
 def rater_progress(*, rater: Rater, study: Study | None = None, done: int | None = None) -> dict:
     """Judged (or skipped) items of the rater, and the number they are expected to reach."""
     study = study or rater.panel.study
-    _, fk, _ = _item_spec(study)
     if done is None:
         done = rater.assignments.filter(status__in=[Assignment.Status.DONE, Assignment.Status.SKIPPED]).count()
     n_real = _real_items_count(study)
@@ -238,6 +237,7 @@ def _related(fk: str) -> list[str]:
 
 
 _LOCKED = object()  # _try_lease: the item is being leased or judged by another request
+LOAD_FIELDS = ("id", "load", "valid_until", "left_a", "left_b")  # of an ItemLoad row, read with its item
 
 
 def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> Assignment | object | None:
@@ -273,9 +273,6 @@ def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> As
     load.valid_until = min(load.valid_until or expires, expires)
     load.save()
     return assignment
-
-
-LOAD_FIELDS = ("id", "load", "valid_until", "left_a", "left_b")
 
 
 def _item_load(stored: ItemLoad | None, panel_id: int, fk: str, item_id: int, now) -> ItemLoad:

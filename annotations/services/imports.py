@@ -362,7 +362,7 @@ def _write_judgments(study, parsed, pairwise, panels, raters_in_db, candidates, 
                 )
         Assignment.objects.bulk_create(list(assignments.values()), batch_size=1000)
         created["assignments"] = len(assignments)
-        item_loads_invalidate(study=study, item_ids={item.pk for item, _ in map(item_of, parsed)})
+        item_loads_invalidate(study=study, item_ids={a.comparison_id or a.candidate_id for a in assignments.values()})
         judgments = []
         for r in parsed:
             item, flipped = item_of(r)
