@@ -173,7 +173,7 @@ BASE_MODEL = os.environ.get("BASE_MODEL", "")  # empty: SmolLM2-135M-Instruct fr
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+        {"BACKEND": "evalplatform.cache.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
         if os.environ.get("CACHE_URL")
         else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}
         if env_bool("DB_CACHE", False)

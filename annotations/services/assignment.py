@@ -51,15 +51,17 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, FilteredRelation, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from annotations.models import Assignment, Candidate, Comparison, ItemLoad, Rater, Study
+from annotations.models import Assignment, Brief, Candidate, Comparison, ItemLoad, Rater, Study
 
 SHORTLIST = 48  # items read per request; the pick is made among the least-loaded of these
 
@@ -174,7 +176,7 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
 
 
 def _next(rater: Rater, study: Study, now, rng: random.Random) -> NextItem:
-    model, fk, check_q = _item_spec(study)
+    _, fk, _ = _item_spec(study)
     with transaction.atomic():
         mine = list(rater.assignments.order_by().values(
             "status", assignment=F("id"), expires=F("lease_expires_at"), item=F(f"{fk}_id")))
@@ -187,7 +189,7 @@ def _next(rater: Rater, study: Study, now, rng: random.Random) -> NextItem:
                     return NextItem(State.ITEM, current, completed=sum(
                         r["status"] in (Assignment.Status.DONE, Assignment.Status.SKIPPED) for r in mine))
                 # The item's load row still counts this lease; its ``valid_until`` has passed, so
-                # the next lease of the item recounts (see _item_load).
+                # the next lease of the item recounts (see _recount).
                 Assignment.objects.filter(pk=row["assignment"], status=Assignment.Status.LEASED).update(
                     status=Assignment.Status.EXPIRED)
                 row["status"] = Assignment.Status.EXPIRED
@@ -204,25 +206,22 @@ def _next(rater: Rater, study: Study, now, rng: random.Random) -> NextItem:
         want_check = rng.random() < deficit
         tried: list[int] = []
         busy = False  # some item was locked by another request: it may still have room
+        sql = _QUEUE_SQL[fk]
         for _ in range(3):
-            candidates = _with_load(study, rater.panel_id).exclude(pk__in=seen_ids + tried)
-            real = list(_with_room(candidates.exclude(check_q), study, now)
-                        .order_by("load", "?").values("id", "load")[:SHORTLIST])
+            real = sql.shortlist(study, rater, now, tried, checks=False, limit=SHORTLIST)
             if not real:
                 if busy:
                     return NextItem(State.BUSY)
                 return NextItem(State.DONE if completed else State.FULL)
-            shortlist = []
-            if want_check:
-                # Checks are not filled to a target; least-shown first keeps them all in use.
-                shortlist = list(candidates.filter(check_q).order_by("load", "?").values_list("id", flat=True)[:8])
+            # Checks are not filled to a target; least-shown first keeps them all in use.
+            shortlist = [i for i, _ in sql.shortlist(study, rater, now, tried, checks=True, limit=8)] if want_check else []
             rng.shuffle(real)
-            facts = _item_facts.get(study, [r["id"] for r in real])
-            real.sort(key=lambda r: (r["load"], seen_pairs[facts[r["id"]][0]]))
-            shortlist += [r["id"] for r in real]
-            real_ids = {r["id"] for r in real}
+            facts = _item_facts.get(study, [i for i, _ in real])
+            real.sort(key=lambda row: (row[1], seen_pairs[facts[row[0]][0]]))
+            shortlist += [i for i, _ in real]
+            real_ids = {i for i, _ in real}
             for item_id in shortlist:
-                assignment = _try_lease(rater, study, model, fk, item_id, now, rng, is_check=item_id not in real_ids)
+                assignment = _try_lease(rater, study, fk, item_id, now, rng, is_check=item_id not in real_ids)
                 if isinstance(assignment, Assignment):
                     return NextItem(State.ITEM, assignment, completed=completed)
                 busy = busy or assignment is _LOCKED
@@ -237,27 +236,20 @@ def _related(fk: str) -> list[str]:
 
 
 _LOCKED = object()  # _try_lease: the item is being leased or judged by another request
-LOAD_FIELDS = ("id", "load", "valid_until", "left_a", "left_b")  # of an ItemLoad row, read with its item
 
 
-def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> Assignment | object | None:
+def _try_lease(rater, study, fk, item_id, now, rng, is_check: bool) -> Assignment | object | None:
     """Lease ``item_id`` if its row lock is free (else ``_LOCKED``) and it still has room (else
     None). Call inside atomic()."""
-    related = ["brief", "candidate_a", "candidate_b"] if fk == "comparison" else ["brief"]
-    # The item row is locked (the load row of every panel is written only under it) and read
-    # with its texts and this panel's load row, in one query.
-    item = (model.objects.select_for_update(skip_locked=True, of=("self",)).select_related(*related)
-            .annotate(panel_load=FilteredRelation("loads", condition=Q(loads__panel_id=rater.panel_id)))
-            .annotate(**{f"load_{name}": F(f"panel_load__{name}") for name in LOAD_FIELDS})
-            .filter(pk=item_id).first())
-    if item is None:
+    locked = _QUEUE_SQL[fk].lock(item_id, rater.panel_id, now)
+    if locked is None:
         return _LOCKED  # another rater is leasing it right now: try the next one
-    stored = None
-    if item.load_id is not None:
-        stored = ItemLoad(panel_id=rater.panel_id, **{f"{fk}_id": item_id},
-                          **{name: getattr(item, f"load_{name}") for name in LOAD_FIELDS})
-    load = _item_load(stored, rater.panel_id, fk, item_id, now)
+    item, load = locked
+    if load.stale:
+        _recount(load, fk, item_id, now)
     if not is_check and load.load >= study.target_per_item:
+        if load.stale:
+            load.write(fk)  # the recount is kept: the next request reads it as it is
         return None
     if load.left_a == load.left_b:
         left_is_a = rng.random() < 0.5
@@ -271,35 +263,139 @@ def _try_lease(rater, study, model, fk, item_id, now, rng, is_check: bool) -> As
     load.left_a += left_is_a
     load.left_b += not left_is_a
     load.valid_until = min(load.valid_until or expires, expires)
-    load.save()
+    load.write(fk)
     return assignment
 
 
-def _item_load(stored: ItemLoad | None, panel_id: int, fk: str, item_id: int, now) -> ItemLoad:
-    """The panel's load row of an item, recounted when it may be out of date. Hold the item's lock.
+def _recount(load: "_Load", fk: str, item_id: int, now, mark_lapsed: bool = True) -> None:
+    """Recount a panel's load row of an item from its assignments. Hold the item's lock.
 
-    The recount first marks the panel's lapsed leases of the item expired, each under its row
-    lock, skipping rows locked by a submission in progress (they keep their slot: whichever
-    commits first wins, and a judged lease is never also given away).
+    Leases whose time ran out are first marked expired, each under its row lock, skipping
+    rows locked by a submission in progress (they keep their slot: whichever commits first
+    wins, and a judged lease is never also given away). Most recounts find none, so they are
+    counted first and locked only if there are any.
     """
-    if stored is not None and (stored.valid_until is None or stored.valid_until > now):
-        return stored
-    of_item = Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=panel_id)
-    lapsed = list(of_item.filter(status=Assignment.Status.LEASED, lease_expires_at__lte=now)
-                  .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
-    if lapsed:
-        Assignment.objects.filter(pk__in=lapsed).update(status=Assignment.Status.EXPIRED)
+    of_item = Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=load.panel_id)
+    leased = Q(status=Assignment.Status.LEASED)
     counts = of_item.aggregate(
-        load=Count("id", filter=Q(status__in=[Assignment.Status.DONE, Assignment.Status.LEASED])),
+        load=Count("id", filter=Q(status=Assignment.Status.DONE) | leased),
         left_a=Count("id", filter=Q(left_is_a=True) & ~Q(status=Assignment.Status.EXPIRED)),
         left_b=Count("id", filter=Q(left_is_a=False) & ~Q(status=Assignment.Status.EXPIRED)),
-        valid_until=Min("lease_expires_at", filter=Q(status=Assignment.Status.LEASED)),
+        valid_until=Min("lease_expires_at", filter=leased),
+        lapsed=Count("id", filter=leased & Q(lease_expires_at__lte=now)),
     )
-    load = stored or ItemLoad(panel_id=panel_id, **{f"{fk}_id": item_id})
-    for field, value in counts.items():
-        setattr(load, field, value)
-    load.save()  # kept even if the item turns out full: the next request reads it as it is
-    return load
+    if counts.pop("lapsed") and mark_lapsed:
+        lapsed = list(of_item.filter(leased, lease_expires_at__lte=now)
+                      .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
+        if lapsed:
+            Assignment.objects.filter(pk__in=lapsed).update(status=Assignment.Status.EXPIRED)
+            return _recount(load, fk, item_id, now, mark_lapsed=False)
+    load.load, load.left_a, load.left_b, load.valid_until = (
+        counts["load"], counts["left_a"], counts["left_b"], counts["valid_until"])
+
+
+@dataclass
+class _Load:
+    """A panel's load row of an item, as read with the item's lock (``id`` None: no row yet)."""
+
+    id: int | None
+    panel_id: int
+    item_id: int
+    load: int
+    left_a: int
+    left_b: int
+    valid_until: object
+    stale: bool  # missing, or past ``valid_until``: recount before use
+
+    def write(self, fk: str) -> None:
+        values = {"load": self.load, "left_a": self.left_a, "left_b": self.left_b, "valid_until": self.valid_until}
+        if self.id is None:
+            self.id = ItemLoad.objects.create(panel_id=self.panel_id, **{f"{fk}_id": self.item_id}, **values).pk
+        else:
+            ItemLoad.objects.filter(pk=self.id).update(**values)
+
+
+class _QueueSql:
+    """The queue's two hottest reads, written out as SQL (PostgreSQL and SQLite alike).
+
+    Built through the ORM (an outer join on a FilteredRelation, a locking select_related),
+    composing and compiling these two queries took about a third of a rater request's CPU,
+    measured; their shape never changes, so they are written once per kind of item from the
+    models' table names. Everything else in the queue stays on the ORM.
+    """
+
+    def __init__(self, fk: str):
+        self.fk = fk
+        pairwise = fk == "comparison"
+        items = (Comparison if pairwise else Candidate)._meta.db_table
+        loads, assignments = ItemLoad._meta.db_table, Assignment._meta.db_table
+        briefs, candidates = Brief._meta.db_table, Candidate._meta.db_table
+        self.is_check = "i.attention_check" if pairwise else "i.decoy_of_id IS NOT NULL"
+        join_load = f"LEFT JOIN {loads} l ON l.{fk}_id = i.id AND l.panel_id = %s"
+        # Items of the study this rater was never given, with the panel's load (0 without a row).
+        self.candidates = (
+            f"SELECT i.id, COALESCE(l.load, 0) FROM {items} i {join_load} "
+            f"WHERE i.study_id = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {assignments} a WHERE a.{fk}_id = i.id AND a.rater_id = %s)")
+        texts = ("ca.id, ca.text, cb.id, cb.text" if pairwise else "i.text")
+        join_texts = (f"JOIN {candidates} ca ON ca.id = i.candidate_a_id "
+                      f"JOIN {candidates} cb ON cb.id = i.candidate_b_id" if pairwise else "")
+        self.locking = (
+            f"SELECT i.id, l.id, l.load, l.left_a, l.left_b, l.valid_until, b.id, b.title, b.text, {texts} "
+            f"FROM {items} i JOIN {briefs} b ON b.id = i.brief_id {join_texts} {join_load} WHERE i.id = %s")
+
+    def shortlist(self, study, rater, now, exclude, *, checks: bool, limit: int) -> list[tuple[int, int]]:
+        """(item id, load), least loaded first then random: the study's attention checks, or its
+        real items that may have room (below the target, or counted with a lease that may have
+        lapsed), among those the rater was never given and not in ``exclude``."""
+        sql, params = [self.candidates, "AND " + (self.is_check if checks else f"NOT ({self.is_check})")], \
+            [rater.panel_id, study.pk, rater.pk]
+        if not checks:
+            sql.append("AND (COALESCE(l.load, 0) < %s OR l.valid_until <= %s)")
+            params += [study.target_per_item, connection.ops.adapt_datetimefield_value(now)]
+        if exclude:
+            sql.append(f"AND i.id NOT IN ({', '.join(['%s'] * len(exclude))})")
+            params += list(exclude)
+        sql.append("ORDER BY 2, RANDOM() LIMIT %s")
+        with connection.cursor() as cursor:
+            cursor.execute(" ".join(sql), params + [limit])
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def lock(self, item_id: int, panel_id: int, now):
+        """Lock the item's row, skipping it if another request holds it (then None), and read
+        it with its texts and the panel's load row: ``(item, _Load)``. The item instance holds
+        only what a rater is shown (brief title and text, the candidates' texts)."""
+        sql = self.locking
+        if connection.features.has_select_for_update_skip_locked:
+            sql += " " + connection.ops.for_update_sql(skip_locked=True, of=("i",))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [panel_id, item_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        _, load_id, load, left_a, left_b, valid_until, brief_id, title, brief_text, *texts = row
+        valid_until = _read_datetime(valid_until)
+        brief = Brief(id=brief_id, title=title, text=brief_text)
+        if self.fk == "comparison":
+            a_id, a_text, b_id, b_text = texts
+            item = Comparison(id=item_id, brief=brief, candidate_a=Candidate(id=a_id, text=a_text),
+                              candidate_b=Candidate(id=b_id, text=b_text))
+        else:
+            item = Candidate(id=item_id, brief=brief, text=texts[0])
+        stale = load_id is None or (valid_until is not None and valid_until <= now)
+        return item, _Load(load_id, panel_id, item_id, load or 0, left_a or 0, left_b or 0, valid_until, stale)
+
+
+def _read_datetime(value):
+    """A timestamp read by written SQL: PostgreSQL gives it aware, SQLite naive (UTC) or as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
+
+
+_QUEUE_SQL = {fk: _QueueSql(fk) for fk in ("comparison", "candidate")}
 
 
 def item_loads_invalidate(*, study: Study, item_ids=None) -> None:
@@ -331,11 +427,6 @@ def _with_load(study: Study, panel_id: int):
     is an item nobody in the panel was given yet."""
     return (_items(study).annotate(panel_load=FilteredRelation("loads", condition=Q(loads__panel_id=panel_id)))
             .annotate(load=Coalesce("panel_load__load", 0), valid_until=F("panel_load__valid_until")))
-
-
-def _with_room(items, study: Study, now):
-    """Items that may have room: below the target, or counted with a lease that may have lapsed."""
-    return items.filter(Q(load__lt=study.target_per_item) | Q(valid_until__lte=now))
 
 
 def panel_is_full(*, panel, now=None) -> bool:
