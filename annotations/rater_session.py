@@ -7,6 +7,7 @@ several studies). The session is server-side; the cookie holds only its random k
 from __future__ import annotations
 
 from annotations.models import Rater
+from annotations.services.raters import rater_in_study
 
 SESSION_KEY = "raters"
 
@@ -29,8 +30,4 @@ def has_rater(request) -> bool:
 
 def rater_for(request, slug: str) -> Rater | None:
     """The session's rater in the study ``slug``, with panel, study and invite loaded; None if none."""
-    ids = rater_ids(request)
-    if not ids:
-        return None
-    return (Rater.objects.select_related("panel__study", "invite")
-            .filter(pk__in=ids, panel__study__slug=slug).first())
+    return rater_in_study(rater_ids(request), slug)

@@ -51,17 +51,16 @@ import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, FilteredRelation, Min, Q
+from django.db.models import Count, F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from annotations.models import Assignment, Brief, Candidate, Comparison, ItemLoad, Rater, Study
+from annotations.written_sql import Columns, param, value
 
 SHORTLIST = 48  # items read per request; the pick is made among the least-loaded of these
 
@@ -275,17 +274,10 @@ def _recount(load: "_Load", fk: str, item_id: int, now, mark_lapsed: bool = True
     wins, and a judged lease is never also given away). Most recounts find none, so they are
     counted first and locked only if there are any.
     """
-    of_item = Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=load.panel_id)
-    leased = Q(status=Assignment.Status.LEASED)
-    counts = of_item.aggregate(
-        load=Count("id", filter=Q(status=Assignment.Status.DONE) | leased),
-        left_a=Count("id", filter=Q(left_is_a=True) & ~Q(status=Assignment.Status.EXPIRED)),
-        left_b=Count("id", filter=Q(left_is_a=False) & ~Q(status=Assignment.Status.EXPIRED)),
-        valid_until=Min("lease_expires_at", filter=leased),
-        lapsed=Count("id", filter=leased & Q(lease_expires_at__lte=now)),
-    )
+    counts = _QUEUE_SQL[fk].count(item_id, load.panel_id, now)
     if counts.pop("lapsed") and mark_lapsed:
-        lapsed = list(of_item.filter(leased, lease_expires_at__lte=now)
+        lapsed = list(Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=load.panel_id,
+                                                status=Assignment.Status.LEASED, lease_expires_at__lte=now)
                       .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
         if lapsed:
             Assignment.objects.filter(pk__in=lapsed).update(status=Assignment.Status.EXPIRED)
@@ -308,28 +300,25 @@ class _Load:
     stale: bool  # missing, or past ``valid_until``: recount before use
 
     def write(self, fk: str) -> None:
-        values = {"load": self.load, "left_a": self.left_a, "left_b": self.left_b, "valid_until": self.valid_until}
-        if self.id is None:
-            self.id = ItemLoad.objects.create(panel_id=self.panel_id, **{f"{fk}_id": self.item_id}, **values).pk
-        else:
-            ItemLoad.objects.filter(pk=self.id).update(**values)
+        _QUEUE_SQL[fk].write(self)
 
 
 class _QueueSql:
-    """The queue's two hottest reads, written out as SQL (PostgreSQL and SQLite alike).
+    """The queue's hottest statements, written out as SQL (PostgreSQL and SQLite alike).
 
-    Built through the ORM (an outer join on a FilteredRelation, a locking select_related),
-    composing and compiling these two queries took about a third of a rater request's CPU,
-    measured; their shape never changes, so they are written once per kind of item from the
-    models' table names. Everything else in the queue stays on the ORM.
+    Built through the ORM (an outer join on a FilteredRelation, a locking select_related, a
+    filtered aggregate), composing and compiling these took about a third of a rater
+    request's CPU, measured with bench/serve.py; their shape never changes, so they are
+    written once per kind of item from the models' table names, and rows come back as the
+    ORM would build them (``annotations.written_sql``). The rest of the queue uses the ORM.
     """
 
     def __init__(self, fk: str):
         self.fk = fk
         pairwise = fk == "comparison"
-        items = (Comparison if pairwise else Candidate)._meta.db_table
-        loads, assignments = ItemLoad._meta.db_table, Assignment._meta.db_table
-        briefs, candidates = Brief._meta.db_table, Candidate._meta.db_table
+        model = Comparison if pairwise else Candidate
+        items, loads, assignments = model._meta.db_table, ItemLoad._meta.db_table, Assignment._meta.db_table
+        briefs, candidates, raters = Brief._meta.db_table, Candidate._meta.db_table, Rater._meta.db_table
         self.is_check = "i.attention_check" if pairwise else "i.decoy_of_id IS NOT NULL"
         join_load = f"LEFT JOIN {loads} l ON l.{fk}_id = i.id AND l.panel_id = %s"
         # Items of the study this rater was never given, with the panel's load (0 without a row).
@@ -337,22 +326,38 @@ class _QueueSql:
             f"SELECT i.id, COALESCE(l.load, 0) FROM {items} i {join_load} "
             f"WHERE i.study_id = %s AND NOT EXISTS "
             f"(SELECT 1 FROM {assignments} a WHERE a.{fk}_id = i.id AND a.rater_id = %s)")
-        texts = ("ca.id, ca.text, cb.id, cb.text" if pairwise else "i.text")
-        join_texts = (f"JOIN {candidates} ca ON ca.id = i.candidate_a_id "
-                      f"JOIN {candidates} cb ON cb.id = i.candidate_b_id" if pairwise else "")
+        # The item with what a rater is shown of it, and the panel's load row.
+        self.item = Columns(model, "i", ("brief", "candidate_a", "candidate_b") if pairwise else ("brief", "text"))
+        self.brief = Columns(Brief, "b", ("title", "text"))
+        self.texts = [Columns(Candidate, alias, ("text",)) for alias in ("ca", "cb")] if pairwise else []
+        self.load = Columns(ItemLoad, "l", ("load", "left_a", "left_b", "valid_until"))
+        join_texts = "".join(f"JOIN {candidates} {c.alias} ON {c.alias}.id = i.{side}_id "
+                             for c, side in zip(self.texts, ("candidate_a", "candidate_b")))
         self.locking = (
-            f"SELECT i.id, l.id, l.load, l.left_a, l.left_b, l.valid_until, b.id, b.title, b.text, {texts} "
-            f"FROM {items} i JOIN {briefs} b ON b.id = i.brief_id {join_texts} {join_load} WHERE i.id = %s")
+            f"SELECT {', '.join(c.sql for c in (self.item, self.brief, *self.texts, self.load))} "
+            f"FROM {items} i JOIN {briefs} b ON b.id = i.brief_id {join_texts}{join_load} WHERE i.id = %s")
+        # The panel's load of the item counted from its assignments (see ItemLoad), and how many
+        # of its leases have lapsed.
+        self.counting = (
+            "SELECT COALESCE(SUM(CASE WHEN a.status IN (%s, %s) THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN a.left_is_a AND a.status <> %s THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(CASE WHEN NOT a.left_is_a AND a.status <> %s THEN 1 ELSE 0 END), 0), "
+            "MIN(CASE WHEN a.status = %s THEN a.lease_expires_at END), "
+            "COALESCE(SUM(CASE WHEN a.status = %s AND a.lease_expires_at <= %s THEN 1 ELSE 0 END), 0) "
+            f"FROM {assignments} a JOIN {raters} r ON r.id = a.rater_id WHERE a.{fk}_id = %s AND r.panel_id = %s")
+        self.updating = f"UPDATE {loads} SET load = %s, left_a = %s, left_b = %s, valid_until = %s WHERE id = %s"
+        self.inserting = (f"INSERT INTO {loads} (panel_id, {fk}_id, load, left_a, left_b, valid_until) "
+                          "VALUES (%s, %s, %s, %s, %s, %s)")
 
     def shortlist(self, study, rater, now, exclude, *, checks: bool, limit: int) -> list[tuple[int, int]]:
         """(item id, load), least loaded first then random: the study's attention checks, or its
         real items that may have room (below the target, or counted with a lease that may have
         lapsed), among those the rater was never given and not in ``exclude``."""
-        sql, params = [self.candidates, "AND " + (self.is_check if checks else f"NOT ({self.is_check})")], \
-            [rater.panel_id, study.pk, rater.pk]
+        sql = [self.candidates, "AND " + (self.is_check if checks else f"NOT ({self.is_check})")]
+        params = [rater.panel_id, study.pk, rater.pk]
         if not checks:
             sql.append("AND (COALESCE(l.load, 0) < %s OR l.valid_until <= %s)")
-            params += [study.target_per_item, connection.ops.adapt_datetimefield_value(now)]
+            params += [study.target_per_item, param(ItemLoad, "valid_until", now)]
         if exclude:
             sql.append(f"AND i.id NOT IN ({', '.join(['%s'] * len(exclude))})")
             params += list(exclude)
@@ -363,8 +368,8 @@ class _QueueSql:
 
     def lock(self, item_id: int, panel_id: int, now):
         """Lock the item's row, skipping it if another request holds it (then None), and read
-        it with its texts and the panel's load row: ``(item, _Load)``. The item instance holds
-        only what a rater is shown (brief title and text, the candidates' texts)."""
+        it with what a rater is shown of it (the other fields are deferred) and the panel's
+        load row: ``(item, _Load)``."""
         sql = self.locking
         if connection.features.has_select_for_update_skip_locked:
             sql += " " + connection.ops.for_update_sql(skip_locked=True, of=("i",))
@@ -373,26 +378,35 @@ class _QueueSql:
             row = cursor.fetchone()
         if row is None:
             return None
-        _, load_id, load, left_a, left_b, valid_until, brief_id, title, brief_text, *texts = row
-        valid_until = _read_datetime(valid_until)
-        brief = Brief(id=brief_id, title=title, text=brief_text)
-        if self.fk == "comparison":
-            a_id, a_text, b_id, b_text = texts
-            item = Comparison(id=item_id, brief=brief, candidate_a=Candidate(id=a_id, text=a_text),
-                              candidate_b=Candidate(id=b_id, text=b_text))
-        else:
-            item = Candidate(id=item_id, brief=brief, text=texts[0])
-        stale = load_id is None or (valid_until is not None and valid_until <= now)
-        return item, _Load(load_id, panel_id, item_id, load or 0, left_a or 0, left_b or 0, valid_until, stale)
+        item, at = self.item.take(row)
+        item.brief, at = self.brief.take(row, at)
+        for column, side in zip(self.texts, ("candidate_a", "candidate_b")):
+            text, at = column.take(row, at)
+            setattr(item, side, text)
+        stored, _ = self.load.take(row, at)
+        if stored is None:
+            return item, _Load(None, panel_id, item_id, 0, 0, 0, None, stale=True)
+        stale = stored.valid_until is not None and stored.valid_until <= now
+        return item, _Load(stored.pk, panel_id, item_id, stored.load, stored.left_a, stored.left_b,
+                           stored.valid_until, stale)
 
+    def count(self, item_id: int, panel_id: int, now) -> dict:
+        status = Assignment.Status
+        with connection.cursor() as cursor:
+            cursor.execute(self.counting, [status.DONE, status.LEASED, status.EXPIRED, status.EXPIRED, status.LEASED,
+                                           status.LEASED, param(Assignment, "lease_expires_at", now),
+                                           item_id, panel_id])
+            load, left_a, left_b, valid_until, lapsed = cursor.fetchone()
+        return {"load": load, "left_a": left_a, "left_b": left_b, "lapsed": lapsed,
+                "valid_until": value(Assignment, "lease_expires_at", valid_until)}
 
-def _read_datetime(value):
-    """A timestamp read by written SQL: PostgreSQL gives it aware, SQLite naive (UTC) or as text."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = timezone.make_aware(value, dt_timezone.utc)
-    return value
+    def write(self, load: "_Load") -> None:
+        until = param(ItemLoad, "valid_until", load.valid_until)
+        with connection.cursor() as cursor:
+            if load.id is None:
+                cursor.execute(self.inserting, [load.panel_id, load.item_id, load.load, load.left_a, load.left_b, until])
+            else:
+                cursor.execute(self.updating, [load.load, load.left_a, load.left_b, until, load.id])
 
 
 _QUEUE_SQL = {fk: _QueueSql(fk) for fk in ("comparison", "candidate")}

@@ -13,15 +13,16 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotations.models import Assignment, Candidate, Comparison, Judgment, Rater, Study
+from annotations.written_sql import Columns, param
 
 from .assignment import item_load_release
 from .quality import rater_quality_update
-from .raters import rater_may_continue
+from .raters import RaterRead, rater_may_continue
 
 SHOWN_CHOICES = {"left", "right", "tie"}
 MAX_RATIONALE = 5000
@@ -51,18 +52,53 @@ class Recorded:
     replayed: bool  # True when the same client key had already been recorded
 
 
-def _check_assignment(lookup: Q, rater_ids, client_key: str, lock_item: bool = False):
+class _AssignmentRead:
+    """An assignment locked and read with its rater (panel, study, invite) and its pair's
+    check fields, in written SQL (every submission reads one; see ``annotations.written_sql``)."""
+
+    assignment = Columns(Assignment, "a")
+    comparison = Columns(Comparison, "c", ("attention_check", "expected_choice"))
+    sql = (f"SELECT {assignment.sql}, {RaterRead.select}, {comparison.sql} FROM {Assignment._meta.db_table} a "
+           f"JOIN {Rater._meta.db_table} r ON r.id = a.rater_id {RaterRead.joins} "
+           f"LEFT JOIN {Comparison._meta.db_table} c ON c.id = a.comparison_id")
+
+    @classmethod
+    def lock(cls, field: str, value, rater_ids) -> Assignment | None:
+        ids = [int(i) for i in rater_ids]
+        if not ids:
+            return None
+        try:
+            value = param(Assignment, field, value)
+        except ValidationError:
+            return None  # not an id at all
+        sql = (f"{cls.sql} WHERE a.{Assignment._meta.get_field(field).column} = %s "
+               f"AND a.rater_id IN ({', '.join(['%s'] * len(ids))})")
+        if connection.features.has_select_for_update_of:
+            sql += " " + connection.ops.for_update_sql(of=("a",))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value, *ids])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        assignment, at = cls.assignment.take(row)
+        assignment.rater, at = RaterRead.take(row, at)
+        comparison, _ = cls.comparison.take(row, at)
+        if comparison is not None:
+            assignment.comparison = comparison
+        return assignment
+
+
+def _check_assignment(lookup: tuple[str, object], rater_ids, client_key: str, lock_item: bool = False):
     """Lock the assignment, then check it may be completed now.
 
-    ``lookup`` finds the assignment, which must belong to one of ``rater_ids``. Returns
+    ``lookup`` (a field of Assignment and its value: ``("id", 7)``, ``("public_id", uuid)``)
+    finds the assignment, which must belong to one of ``rater_ids``. Returns
     ``(assignment, replay)``; ``replay`` is True when this client key already completed it.
     Call inside atomic(). The assignment's row lock is what the queue's recount respects
     before it gives a lapsed lease's slot away (see services/assignment.py). ``lock_item``
     also takes the item's lock, which writers of its load row need.
     """
-    assignment = (Assignment.objects.select_for_update(of=("self",))
-                  .select_related("rater__panel__study", "rater__invite", "comparison")
-                  .filter(lookup, rater_id__in=list(rater_ids)).first())
+    assignment = _AssignmentRead.lock(*lookup, rater_ids)
     if assignment is None:
         raise JudgingRefused("not_yours", "No assignment with this id among yours.")
     rater_may_continue(assignment.rater)
@@ -185,15 +221,15 @@ def judgment_record(*, assignment: Assignment, rater: Rater, **submission) -> Re
     Raises ``JudgingRefused`` (codes: invalid, not_yours, expired, already_judged, key_reused)
     or ``JoinRefused`` when the rater's access ended.
     """
-    return _judge(Q(pk=assignment.pk), [rater.pk], **submission)
+    return _judge(("id", assignment.pk), [rater.pk], **submission)
 
 
 def judgment_submit(*, public_id, rater_ids, **submission) -> Recorded:
     """``judgment_record`` for an assignment known by its public id, among a session's raters."""
-    return _judge(Q(public_id=public_id), rater_ids, **submission)
+    return _judge(("public_id", public_id), rater_ids, **submission)
 
 
-def _judge(lookup: Q, rater_ids, *, choices: dict, client_key: str, strength=None, rationale: str = "",
+def _judge(lookup: tuple[str, object], rater_ids, *, choices: dict, client_key: str, strength=None, rationale: str = "",
            seconds=None, source: str = "web") -> Recorded:
     key = _clean_key(client_key)
     rationale = str(rationale or "").strip()
@@ -235,15 +271,15 @@ def assignment_skip(*, assignment: Assignment, rater: Rater, **submission) -> Re
 
     ``submission``: reason (one of SKIP_REASONS), client_key, optionally detail.
     """
-    return _skip(Q(pk=assignment.pk), [rater.pk], **submission)
+    return _skip(("id", assignment.pk), [rater.pk], **submission)
 
 
 def skip_submit(*, public_id, rater_ids, **submission) -> Recorded:
     """``assignment_skip`` for an assignment known by its public id, among a session's raters."""
-    return _skip(Q(public_id=public_id), rater_ids, **submission)
+    return _skip(("public_id", public_id), rater_ids, **submission)
 
 
-def _skip(lookup: Q, rater_ids, *, reason: str, client_key: str, detail: str = "") -> Recorded:
+def _skip(lookup: tuple[str, object], rater_ids, *, reason: str, client_key: str, detail: str = "") -> Recorded:
     key = _clean_key(client_key)
     reason = str(reason or "").strip()
     if reason not in SKIP_REASONS:

@@ -9,10 +9,11 @@ nobody in.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotations.models import Invite, Panel, Rater, Study
+from annotations.written_sql import Columns
 
 from .assignment import panel_is_full
 
@@ -28,6 +29,42 @@ class JoinRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class RaterRead:
+    """A rater read with their panel, study and invite in written SQL (every rater request
+    reads one; see ``annotations.written_sql``). ``sql`` selects from ``{table} r``."""
+
+    rater = Columns(Rater, "r")
+    panel = Columns(Panel, "p")
+    study = Columns(Study, "s")
+    invite = Columns(Invite, "v")
+    select = ", ".join(c.sql for c in (rater, panel, study, invite))
+    joins = (f"JOIN {Panel._meta.db_table} p ON p.id = r.panel_id JOIN {Study._meta.db_table} s ON s.id = p.study_id "
+             f"LEFT JOIN {Invite._meta.db_table} v ON v.rater_id = r.id")
+
+    @classmethod
+    def take(cls, row, at: int = 0) -> tuple[Rater, int]:
+        rater, at = cls.rater.take(row, at)
+        rater.panel, at = cls.panel.take(row, at)
+        rater.panel.study, at = cls.study.take(row, at)
+        invite, at = cls.invite.take(row, at)
+        Rater.invite.related.set_cached_value(rater, invite)  # None: known to have none
+        return rater, at
+
+
+def rater_in_study(rater_ids, slug: str) -> Rater | None:
+    """The rater among ``rater_ids`` who takes part in the study ``slug`` (panel, study and
+    invite loaded), or None."""
+    ids = [int(i) for i in rater_ids]
+    if not ids:
+        return None
+    sql = (f"SELECT {RaterRead.select} FROM {Rater._meta.db_table} r {RaterRead.joins} "
+           f"WHERE r.id IN ({', '.join(['%s'] * len(ids))}) AND s.slug = %s ORDER BY r.id LIMIT 1")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, slug])
+        row = cursor.fetchone()
+    return RaterRead.take(row)[0] if row else None
 
 
 def study_status_check(study: Study) -> None:
