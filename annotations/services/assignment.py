@@ -177,8 +177,7 @@ def assignment_next(*, rater: Rater, now=None, rng: random.Random | None = None)
 def _next(rater: Rater, study: Study, now, rng: random.Random) -> NextItem:
     _, fk, _ = _item_spec(study)
     with transaction.atomic():
-        mine = list(rater.assignments.order_by().values(
-            "status", assignment=F("id"), expires=F("lease_expires_at"), item=F(f"{fk}_id")))
+        mine = _QUEUE_SQL[fk].given(rater.pk)
         now = now or timezone.now()
         for row in mine:
             if row["status"] == Assignment.Status.LEASED:
@@ -321,6 +320,7 @@ class _QueueSql:
         briefs, candidates, raters = Brief._meta.db_table, Candidate._meta.db_table, Rater._meta.db_table
         self.is_check = "i.attention_check" if pairwise else "i.decoy_of_id IS NOT NULL"
         join_load = f"LEFT JOIN {loads} l ON l.{fk}_id = i.id AND l.panel_id = %s"
+        self.giving = f"SELECT id, status, lease_expires_at, {fk}_id FROM {assignments} WHERE rater_id = %s"
         # Items of the study this rater was never given, with the panel's load (0 without a row).
         self.candidates = (
             f"SELECT i.id, COALESCE(l.load, 0) FROM {items} i {join_load} "
@@ -348,6 +348,13 @@ class _QueueSql:
         self.updating = f"UPDATE {loads} SET load = %s, left_a = %s, left_b = %s, valid_until = %s WHERE id = %s"
         self.inserting = (f"INSERT INTO {loads} (panel_id, {fk}_id, load, left_a, left_b, valid_until) "
                           "VALUES (%s, %s, %s, %s, %s, %s)")
+
+    def given(self, rater_id: int) -> list[dict]:
+        """The rater's assignments: ``assignment`` (id), ``status``, ``expires``, ``item`` (id)."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.giving, [rater_id])
+            return [{"assignment": pk, "status": status, "expires": value(Assignment, "lease_expires_at", expires),
+                     "item": item} for pk, status, expires, item in cursor.fetchall()]
 
     def shortlist(self, study, rater, now, exclude, *, checks: bool, limit: int) -> list[tuple[int, int]]:
         """(item id, load), least loaded first then random: the study's attention checks, or its

@@ -125,10 +125,15 @@ def _check_assignment(lookup: tuple[str, object], rater_ids, client_key: str, lo
 def _completing(assignment: Assignment, key: str, **fields) -> None:
     """Mark the locked assignment completed with ``key``; the database refuses a key already used
     by the rater for another item (see ``_key_reused``)."""
-    assignment.client_key = key
+    fields = {"client_key": key, **fields}
     for name, value in fields.items():
         setattr(assignment, name, value)
-    assignment.save(update_fields=["client_key", *fields])
+    # Written SQL, like the lock before it: through the ORM this one update cost a tenth of a
+    # submission's CPU. Values are prepared by the fields, as the ORM would.
+    columns = ", ".join(f"{Assignment._meta.get_field(name).column} = %s" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Assignment._meta.db_table} SET {columns} WHERE id = %s",
+                       [*(param(Assignment, name, value) for name, value in fields.items()), assignment.pk])
 
 
 @contextmanager
