@@ -105,7 +105,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["connect_timeout"] = 5
+    # Prepared statements: PostgreSQL plans each repeated statement once per connection
+    # instead of on every request; on the rater's path that was 40% of its PostgreSQL CPU
+    # (bench/serve.py). They need server-side parameter binding. Set
+    # DB_PREPARED_STATEMENTS=0 behind a pooler in transaction mode, which cannot keep them.
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        options.update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOW = ("import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps([s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], s.CELERY_BROKER_URL, "
@@ -35,6 +37,31 @@ def test_urls_select_postgresql_and_redis(tmp_path):
                "CELERY_BROKER_URL": "redis://cache.example:6379/0"}, "-c", SHOW)
     engine, name, broker, _, _ = json.loads(out.stdout)
     assert (engine, name, broker) == ("django.db.backends.postgresql", "ev", "redis://cache.example:6379/0")
+
+
+def test_postgresql_uses_prepared_statements_unless_switched_off(tmp_path):
+    show = ("import django, json; django.setup(); from django.conf import settings as s; "
+            "print(json.dumps(s.DATABASES['default']['OPTIONS']))")
+    env = {"VAR_DIR": str(tmp_path), "DATABASE_URL": "postgres://u@db.example:5432/ev"}
+    options = json.loads(run(env, "-c", show).stdout)
+    assert options["server_side_binding"] is True and options["prepare_threshold"] == 5
+    options = json.loads(run({**env, "DB_PREPARED_STATEMENTS": "0"}, "-c", show).stdout)
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
+
+
+@pytest.mark.django_db
+def test_a_repeated_statement_is_planned_once_per_connection():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are a PostgreSQL setting")
+    marker = f"prepared_{secrets.token_hex(4)}"
+    for _ in range(6):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT %s AS {marker}", [1])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{marker}%"])
+        assert cursor.fetchone()[0] == 1
 
 
 def test_production_settings_pass_the_deployment_checks(tmp_path):
