@@ -6,7 +6,8 @@ more CPU than everything else in those requests, measured with ``bench/serve.py`
 ORM does on the way back is kept here: every value goes through the database backend's and
 the field's own converters (SQLite's text timestamps, JSON, UUIDs), and instances are built
 with ``Model.from_db``, so a field that was not read is deferred and loads on access, as
-with ``QuerySet.only()``. Writing the SQL itself stays with the caller, in plain sight.
+with ``QuerySet.only()``. The statements stay with their callers, in plain sight, except the
+one-row UPDATE, which is the same everywhere (``update``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def value(model, name: str, raw):
 def param(model, name: str, python_value):
     """A Python value as the database takes it for ``model.name`` (e.g. a timestamp for SQLite)."""
     return model._meta.get_field(name).get_db_prep_value(python_value, connection)
+
+
+def update(model, pk, **fields) -> None:
+    """Set ``fields`` of one row, each value prepared by its field as ``QuerySet.update`` would."""
+    meta = model._meta
+    columns = ", ".join(f"{connection.ops.quote_name(meta.get_field(name).column)} = %s" for name in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {meta.db_table} SET {columns} WHERE {meta.pk.column} = %s",
+                       [*(param(model, name, v) for name, v in fields.items()), pk])
 
 
 def _converters(col):

@@ -60,7 +60,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotations.models import Assignment, Brief, Candidate, Comparison, ItemLoad, Rater, Study
-from annotations.written_sql import Columns, param, value
+from annotations.written_sql import Columns, param, update, value
 
 SHORTLIST = 48  # items read per request; the pick is made among the least-loaded of these
 
@@ -242,12 +242,12 @@ def _try_lease(rater, study, fk, item_id, now, rng, is_check: bool) -> Assignmen
     locked = _QUEUE_SQL[fk].lock(item_id, rater.panel_id, now)
     if locked is None:
         return _LOCKED  # another rater is leasing it right now: try the next one
-    item, load = locked
-    if load.stale:
-        _recount(load, fk, item_id, now)
+    item, load, stale = locked
+    if stale:
+        _recount(load, fk, now)
     if not is_check and load.load >= study.target_per_item:
-        if load.stale:
-            load.write(fk)  # the recount is kept: the next request reads it as it is
+        if stale:
+            _QUEUE_SQL[fk].write(load)  # the recount is kept: the next request reads it as it is
         return None
     if load.left_a == load.left_b:
         left_is_a = rng.random() < 0.5
@@ -261,11 +261,11 @@ def _try_lease(rater, study, fk, item_id, now, rng, is_check: bool) -> Assignmen
     load.left_a += left_is_a
     load.left_b += not left_is_a
     load.valid_until = min(load.valid_until or expires, expires)
-    load.write(fk)
+    _QUEUE_SQL[fk].write(load)
     return assignment
 
 
-def _recount(load: "_Load", fk: str, item_id: int, now, mark_lapsed: bool = True) -> None:
+def _recount(load: ItemLoad, fk: str, now, mark_lapsed: bool = True) -> None:
     """Recount a panel's load row of an item from its assignments. Hold the item's lock.
 
     Leases whose time ran out are first marked expired, each under its row lock, skipping
@@ -273,6 +273,7 @@ def _recount(load: "_Load", fk: str, item_id: int, now, mark_lapsed: bool = True
     wins, and a judged lease is never also given away). Most recounts find none, so they are
     counted first and locked only if there are any.
     """
+    item_id = getattr(load, f"{fk}_id")
     counts = _QUEUE_SQL[fk].count(item_id, load.panel_id, now)
     if counts.pop("lapsed") and mark_lapsed:
         lapsed = list(Assignment.objects.filter(**{f"{fk}_id": item_id}, rater__panel_id=load.panel_id,
@@ -280,26 +281,9 @@ def _recount(load: "_Load", fk: str, item_id: int, now, mark_lapsed: bool = True
                       .select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True))
         if lapsed:
             Assignment.objects.filter(pk__in=lapsed).update(status=Assignment.Status.EXPIRED)
-            return _recount(load, fk, item_id, now, mark_lapsed=False)
+            return _recount(load, fk, now, mark_lapsed=False)
     load.load, load.left_a, load.left_b, load.valid_until = (
         counts["load"], counts["left_a"], counts["left_b"], counts["valid_until"])
-
-
-@dataclass
-class _Load:
-    """A panel's load row of an item, as read with the item's lock (``id`` None: no row yet)."""
-
-    id: int | None
-    panel_id: int
-    item_id: int
-    load: int
-    left_a: int
-    left_b: int
-    valid_until: object
-    stale: bool  # missing, or past ``valid_until``: recount before use
-
-    def write(self, fk: str) -> None:
-        _QUEUE_SQL[fk].write(self)
 
 
 class _QueueSql:
@@ -330,12 +314,14 @@ class _QueueSql:
         self.item = Columns(model, "i", ("brief", "candidate_a", "candidate_b") if pairwise else ("brief", "text"))
         self.brief = Columns(Brief, "b", ("title", "text"))
         self.texts = [Columns(Candidate, alias, ("text",)) for alias in ("ca", "cb")] if pairwise else []
-        self.load = Columns(ItemLoad, "l", ("load", "left_a", "left_b", "valid_until"))
+        self.load = Columns(ItemLoad, "l")
         join_texts = "".join(f"JOIN {candidates} {c.alias} ON {c.alias}.id = i.{side}_id "
                              for c, side in zip(self.texts, ("candidate_a", "candidate_b")))
         self.locking = (
             f"SELECT {', '.join(c.sql for c in (self.item, self.brief, *self.texts, self.load))} "
             f"FROM {items} i JOIN {briefs} b ON b.id = i.brief_id {join_texts}{join_load} WHERE i.id = %s")
+        if connection.features.has_select_for_update_skip_locked:  # SQLite serializes writers instead
+            self.locking += " " + connection.ops.for_update_sql(skip_locked=True, of=("i",))
         # The panel's load of the item counted from its assignments (see ItemLoad), and how many
         # of its leases have lapsed.
         self.counting = (
@@ -345,7 +331,6 @@ class _QueueSql:
             "MIN(CASE WHEN a.status = %s THEN a.lease_expires_at END), "
             "COALESCE(SUM(CASE WHEN a.status = %s AND a.lease_expires_at <= %s THEN 1 ELSE 0 END), 0) "
             f"FROM {assignments} a JOIN {raters} r ON r.id = a.rater_id WHERE a.{fk}_id = %s AND r.panel_id = %s")
-        self.updating = f"UPDATE {loads} SET load = %s, left_a = %s, left_b = %s, valid_until = %s WHERE id = %s"
         self.inserting = (f"INSERT INTO {loads} (panel_id, {fk}_id, load, left_a, left_b, valid_until) "
                           "VALUES (%s, %s, %s, %s, %s, %s)")
 
@@ -376,12 +361,10 @@ class _QueueSql:
     def lock(self, item_id: int, panel_id: int, now):
         """Lock the item's row, skipping it if another request holds it (then None), and read
         it with what a rater is shown of it (the other fields are deferred) and the panel's
-        load row: ``(item, _Load)``."""
-        sql = self.locking
-        if connection.features.has_select_for_update_skip_locked:
-            sql += " " + connection.ops.for_update_sql(skip_locked=True, of=("i",))
+        load row: ``(item, load row, stale)``; stale: missing (a new, unsaved row) or past its
+        ``valid_until``, to be recounted before use."""
         with connection.cursor() as cursor:
-            cursor.execute(sql, [panel_id, item_id])
+            cursor.execute(self.locking, [panel_id, item_id])
             row = cursor.fetchone()
         if row is None:
             return None
@@ -392,10 +375,8 @@ class _QueueSql:
             setattr(item, side, text)
         stored, _ = self.load.take(row, at)
         if stored is None:
-            return item, _Load(None, panel_id, item_id, 0, 0, 0, None, stale=True)
-        stale = stored.valid_until is not None and stored.valid_until <= now
-        return item, _Load(stored.pk, panel_id, item_id, stored.load, stored.left_a, stored.left_b,
-                           stored.valid_until, stale)
+            return item, ItemLoad(panel_id=panel_id, **{f"{self.fk}_id": item_id}), True
+        return item, stored, stored.valid_until is not None and stored.valid_until <= now
 
     def count(self, item_id: int, panel_id: int, now) -> dict:
         status = Assignment.Status
@@ -407,13 +388,15 @@ class _QueueSql:
         return {"load": load, "left_a": left_a, "left_b": left_b, "lapsed": lapsed,
                 "valid_until": value(Assignment, "lease_expires_at", valid_until)}
 
-    def write(self, load: "_Load") -> None:
-        until = param(ItemLoad, "valid_until", load.valid_until)
+    def write(self, load: ItemLoad) -> None:
+        """Save the load row as read (or made) by ``lock``, holding the item's lock."""
+        counts = {"load": load.load, "left_a": load.left_a, "left_b": load.left_b, "valid_until": load.valid_until}
+        if load.pk is not None:
+            update(ItemLoad, load.pk, **counts)
+            return
         with connection.cursor() as cursor:
-            if load.id is None:
-                cursor.execute(self.inserting, [load.panel_id, load.item_id, load.load, load.left_a, load.left_b, until])
-            else:
-                cursor.execute(self.updating, [load.load, load.left_a, load.left_b, until, load.id])
+            cursor.execute(self.inserting, [load.panel_id, getattr(load, f"{self.fk}_id"),
+                                            *(param(ItemLoad, name, v) for name, v in counts.items())])
 
 
 _QUEUE_SQL = {fk: _QueueSql(fk) for fk in ("comparison", "candidate")}
