@@ -60,9 +60,15 @@ class Rater:
             return r
 
     def run(self, deadline):
+        self.join()
+        self.judge(deadline)
+
+    def join(self):
         r = self.call("POST", f"/api/rate/{self.slug}/join/", json={"external_id": self.name, "consent": True})
         assert r.status_code in (200, 201), r.text
         self.token = r.json()["csrf_token"]
+
+    def judge(self, deadline):
         while time.monotonic() < deadline:
             r = self.call("GET", f"/api/rate/{self.slug}/next/")
             if r.status_code == 204:
@@ -86,7 +92,10 @@ def test_the_database_going_away_mid_run_gives_503s_writes_nothing_partial_and_r
     with server:
         raters = [Rater(server.url, study.slug, f"db-{i}", seen, lock) for i in range(12)]
         deadline = time.monotonic() + 90
-        threads = [threading.Thread(target=r.run, args=(deadline,)) for r in raters]
+        # Everyone joins first: a fast server could otherwise finish the small study with the
+        # first raters before the last ones join (they would be told it is full).
+        [r.join() for r in raters]
+        threads = [threading.Thread(target=r.judge, args=(deadline,)) for r in raters]
         [t.start() for t in threads]
         while time.monotonic() < deadline - 60 and not (raters[0].token and sum(len(r.accepted) for r in raters) > 5):
             time.sleep(0.05)  # mid-run: everyone joined, judgments coming in
